@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config import health
+from tenancy import views as tenancy_views
+
+org_patterns = [
+    path("", include("tenancy.urls")),
+    path("compliance/", include("compliance.urls")),
+]
+
+urlpatterns = [
+    path("", tenancy_views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path(
+        "accounts/invitation/<str:token>/",
+        tenancy_views.invitation_accept,
+        name="invitation_accept",
+    ),
+    path("admin/", admin.site.urls),
+    path("o/<slug:org_slug>/", include(org_patterns)),
+]

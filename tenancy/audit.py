@@ -1,0 +1,34 @@
+"""Audit trail wiring: which models are logged, who the actor is outside a request, and the
+one gate through which the retention routine may remove audit rows."""
+
+import contextlib
+
+from auditlog.context import set_extra_data
+from auditlog.registry import auditlog
+from django.db import connection, transaction
+
+from tenancy.models import Invitation, Membership, Organization, Team, User
+
+auditlog.register(Organization)
+auditlog.register(Membership)
+auditlog.register(Team, m2m_fields={"members"})
+auditlog.register(Invitation, exclude_fields=["token_hash"])
+auditlog.register(User, exclude_fields=["password", "last_login"])
+
+
+@contextlib.contextmanager
+def audit_context(*, actor=None, origin: str):
+    """Attribute every audit entry written inside to `actor` and `origin`
+    (`task:<name>`, `command:<name>`). Requests get theirs from AuditContextMiddleware."""
+    with set_extra_data({"actor": actor, "origin": origin[:120]}):
+        yield
+
+
+@contextlib.contextmanager
+def retention_gate():
+    """The only way past the append-only trigger on the audit table: a transaction-local
+    setting. Only the retention routine (compliance) may use it, and it must audit itself."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('vigil.audit_retention', 'on', true)")
+        yield

@@ -1,0 +1,28 @@
+from tenancy.models import Membership
+from tenancy.roles import capabilities_of
+
+
+def organization(request) -> dict:
+    """The current organisation, the user's capabilities in it, and their other
+    organisations for the switcher."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    membership = getattr(request, "membership", None)
+
+    def memberships():
+        # The switcher lists every organisation of this user: deliberately cross-tenant,
+        # filtered by the user.
+        return list(
+            Membership.objects.with_scopes_disabled()
+            .filter(user=user)
+            .select_related("organization")
+            .order_by("organization__name")
+        )
+
+    return {
+        "org": getattr(request, "org", None),
+        "membership": membership,
+        "caps": {str(c) for c in capabilities_of(membership.role if membership else None)},
+        "user_memberships": memberships,
+    }

@@ -1,0 +1,88 @@
+"""Fixtures shared by every test: organisations, members per role, a strict client."""
+
+import os
+
+import pytest
+from django.test import Client
+from django_scopes import get_scope
+
+from tenancy.roles import Role
+from tenancy.scoping import org_scope
+from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
+
+# Playwright drives the browser from an event loop; the ORM calls in browser tests are
+# synchronous on purpose (stack notes).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Hashing speed is not what these tests are about.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class StrictClient(Client):
+    """A test client that refuses to send a request while the test holds a tenant scope:
+    the view would run in the test's scope and hide a missing one."""
+
+    def request(self, **request):
+        assert not get_scope(), "request sent with an active (or disabled) tenant scope"
+        return super().request(**request)
+
+
+@pytest.fixture
+def client():
+    return StrictClient()
+
+
+@pytest.fixture
+def acme(db):
+    return OrganizationFactory(
+        slug="acme", name="Acme Payments", key_prefix="ACME", timezone="Europe/Berlin"
+    )
+
+
+@pytest.fixture
+def globex(db):
+    return OrganizationFactory(
+        slug="globex", name="Globex Energy", key_prefix="GLX", timezone="America/New_York"
+    )
+
+
+@pytest.fixture
+def make_member(db):
+    """make_member(org, role, email=None) → the membership of a new user."""
+
+    def make(org, role=Role.RESPONDER, email=None, **user_fields):
+        user = UserFactory(email=email, **user_fields) if email else UserFactory(**user_fields)
+        return MembershipFactory(organization=org, user=user, role=role)
+
+    return make
+
+
+@pytest.fixture
+def acme_admin(acme, make_member):
+    return make_member(acme, Role.ADMIN, email="admin@acme.test")
+
+
+@pytest.fixture
+def globex_admin(globex, make_member):
+    return make_member(globex, Role.ADMIN, email="admin@globex.test")
+
+
+@pytest.fixture
+def login(client):
+    """login(user) signs the strict test client in as `user` and returns it."""
+
+    def sign_in(user):
+        assert client.login(username=user.email, password=PASSWORD)
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def acme_scope(acme):
+    with org_scope(acme):
+        yield acme
