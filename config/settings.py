@@ -122,6 +122,9 @@ GUARDIAN_MONKEY_PATCH_USER = False
 AUDITLOG_LOGENTRY_MODEL = "tenancy.AuditEntry"
 AUDITLOG_USE_BASE_MANAGER = True
 AUDITLOG_STORE_JSON_CHANGES = True
+# Foreign keys are logged as the related row's name at the time of the change: the record
+# reads without lookups and survives renames.
+AUDITLOG_USE_FK_STRING_REPRESENTATION = True
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 LANGUAGE_CODE = "en-gb"

@@ -9,11 +9,19 @@ from django.db import connection, transaction
 
 from tenancy.models import Invitation, Membership, Organization, Team, User
 
-auditlog.register(Organization)
-auditlog.register(Membership)
-auditlog.register(Team, m2m_fields={"members"})
-auditlog.register(Invitation, exclude_fields=["token_hash"])
-auditlog.register(User, exclude_fields=["password", "last_login"])
+
+def audit_register(model, *, exclude_fields=(), **options) -> None:
+    """Register a Vigil model with the audit trail. The organisation is recorded on every
+    entry, so it is not repeated as a changed field."""
+    excluded = [*exclude_fields, "organization"]
+    auditlog.register(model, exclude_fields=excluded, **options)
+
+
+audit_register(Organization)
+audit_register(Membership)
+audit_register(Team, m2m_fields={"members"})
+audit_register(Invitation, exclude_fields=["token_hash"])
+audit_register(User, exclude_fields=["password", "last_login"])
 
 
 @contextlib.contextmanager
@@ -31,4 +39,9 @@ def retention_gate():
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('vigil.audit_retention', 'on', true)")
-        yield
+        try:
+            yield
+        finally:
+            # Close it again at once, even inside an outer transaction that goes on.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('vigil.audit_retention', 'off', true)")

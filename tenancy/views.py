@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from tenancy import selectors, services
 from tenancy.access import org_view
 from tenancy.forms import AcceptInvitationForm, InvitationForm, RoleForm, TeamForm
-from tenancy.models import Invitation, Membership, Team
+from tenancy.models import Invitation, Membership, Team, User
 from tenancy.roles import Capability, Role
 
 
@@ -193,9 +193,7 @@ def invitation_accept(request, token):
     invitation = services.invitation_from_token(token)
     if invitation is None:
         return render(request, "tenancy/invitation_invalid.html", status=404)
-    has_account = (
-        type(request.user)._default_manager.filter(email__iexact=invitation.email).exists()
-    )
+    has_account = User.objects.filter(email__iexact=invitation.email).exists()
     form = None
     error = None
     if request.user.is_authenticated:

@@ -55,6 +55,7 @@ class MembershipFactory(OrgOwnedFactory):
 class TeamFactory(OrgOwnedFactory):
     class Meta:
         model = Team
+        skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"Team {n}")
