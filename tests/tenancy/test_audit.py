@@ -32,20 +32,26 @@ def test_a_change_outside_a_request_records_its_origin_and_organisation(acme, ma
 def test_an_update_to_an_audit_row_fails_at_the_database(acme):
     TeamFactory(organization=acme)
     entry = latest_entry()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE tenancy_auditentry SET object_repr = 'forged' WHERE id = %s", [entry.pk]
-            )
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE tenancy_auditentry SET object_repr = 'forged' WHERE id = %s", [entry.pk]
+        )
     assert latest_entry().object_repr == entry.object_repr
 
 
 def test_a_delete_of_an_audit_row_fails_at_the_database(acme):
     TeamFactory(organization=acme)
     entry = latest_entry()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with scopes_disabled():
-            AuditEntry.objects.filter(pk=entry.pk).delete()
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        scopes_disabled(),
+    ):
+        AuditEntry.objects.filter(pk=entry.pk).delete()
     with scopes_disabled():
         assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
