@@ -179,7 +179,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-ownership-requests": {
+        "task": "incidents.tasks.sweep_ownership_requests_task",
+        "schedule": 60.0,
+    },
+}
 
 LOGGING = {
     "version": 1,

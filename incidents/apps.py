@@ -4,3 +4,24 @@ from django.apps import AppConfig
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
+
+    def ready(self) -> None:
+        from incidents import models
+        from tenancy.audit import audit_register
+        from tenancy.demo import register_seeder
+
+        audit_register(
+            models.Incident,
+            exclude_fields=["version", "updated_at"],
+            m2m_fields={"affected_services", "involved_teams"},
+        )
+        audit_register(models.TimelineEvent)
+        audit_register(models.ImpactPeriod)
+        audit_register(models.Verification)
+        audit_register(models.OwnershipRequest)
+        audit_register(models.IncidentUserObjectPermission)
+        audit_register(models.IncidentGroupObjectPermission)
+
+        from incidents import demo
+
+        register_seeder("incidents", 20, demo.seed_incidents)

@@ -22,6 +22,18 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Drop django-auditlog's own log table, unused since AUDITLOG_LOGENTRY_MODEL points at
+    tenancy.AuditEntry: its migrations create it anyway, with foreign keys to the user and
+    content type tables, so the flush that ends every transactional test (live server,
+    Celery worker) fails (jazzband/django-auditlog#804)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS auditlog_logentry")
+
+
 class StrictClient(Client):
     """A test client that refuses to send a request while the test holds a tenant scope:
     the view would run in the test's scope and hide a missing one."""

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_scopes.manager import DisabledQuerySet
 
+from incidents.models import IncidentGroupObjectPermission, IncidentUserObjectPermission, KeyCounter
 from tenancy.models import AuditEntry, Organization, OrgOwned, User
 
 VIGIL_APPS = {
@@ -24,10 +25,14 @@ VIGIL_APPS = {
 NOT_TENANT_OWNED = {
     Organization: "the tenant itself",
     User: "a person; reaches organisations through memberships",
+    IncidentUserObjectPermission: "guardian grant; reaches its org through the incident and is "
+    "read only through incidents.selectors (a subquery of the scoped incident list)",
+    IncidentGroupObjectPermission: "guardian grant; as above",
 }
 # Models that are not audited, each with the reason.
 NOT_AUDITED = {
     AuditEntry: "the audit trail itself",
+    KeyCounter: "a counter bumped in SQL; each number's use is audited as its incident's creation",
 }
 
 

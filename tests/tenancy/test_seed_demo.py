@@ -10,6 +10,14 @@ from tenancy.models import AuditEntry, Membership, Organization, Team, User
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def few_demo_incidents(monkeypatch):
+    """The demo's incident history is exercised in tests/incidents; here a few will do."""
+    from incidents import demo
+
+    monkeypatch.setattr(demo, "DEMO_INCIDENTS", {"acme": 6, "globex": 3})
+
+
 def snapshot():
     with scopes_disabled():
         return {

@@ -1,0 +1,231 @@
+"""About 200 demo incidents (100 for globex) over the last 90 days, in mixed states, made
+through the same services as real ones (so timelines and impact periods make sense), then
+moved back in time."""
+
+import random
+from datetime import timedelta
+
+from auditlog.context import disable_auditlog
+from django.utils import timezone
+
+from incidents import services
+from incidents.lifecycle import Status
+from incidents.models import ImpactPeriod, Incident, KeyCounter, TimelineEvent, Verification
+from taxonomy.models import Category, Service, SeverityLevel
+from tenancy.models import Membership, Organization
+from tenancy.roles import Role
+
+DEMO_INCIDENTS = {"acme": 200, "globex": 100}
+
+TITLES = [
+    "Checkout errors spike to {n}% 5xx",
+    "Card declines from processor {p}",
+    "Elevated latency on {s}",
+    "{s} unavailable in one region",
+    "Database replica lag above {n} s",
+    "Certificate expiry warning for {s}",
+    "Suspicious login attempts on admin accounts",
+    "Message queue backlog on {s}",
+    "DNS resolution failures for {s}",
+    "Disk almost full on {s} primary",
+    "Memory leak after release {n}.{n}",
+    "Third-party webhook timeouts from {p}",
+    "Batch job missed its window on {s}",
+    "Increased error rate in {s} login flow",
+]
+PROCESSORS = ["Adyen", "Stripe", "Worldpay", "Nexi", "Paysafe"]
+
+
+def _people(org):
+    members = list(Membership.objects.filter(organization=org).select_related("user"))
+    responders = [m.user for m in members if m.role in (Role.RESPONDER, Role.ADMIN, Role.MANAGER)]
+    return responders or [m.user for m in members]
+
+
+def _final_state(rng, age_days: float) -> str:
+    if age_days < 2:
+        return rng.choice(
+            [
+                Status.REPORTED,
+                Status.INVESTIGATING,
+                Status.INVESTIGATING,
+                Status.MITIGATED,
+                Status.RESOLVED,
+            ]
+        )
+    roll = rng.random()
+    if roll < 0.06:
+        return Status.DISMISSED
+    if roll < 0.10:
+        return Status.DUPLICATE
+    if roll < 0.22:
+        return Status.RESOLVED
+    return Status.CLOSED
+
+
+PATH = {
+    Status.REPORTED: [],
+    Status.INVESTIGATING: ["start_investigation"],
+    Status.MITIGATED: ["start_investigation", "mitigate"],
+    Status.RESOLVED: ["start_investigation", "mitigate", "resolve"],
+    Status.CLOSED: ["start_investigation", "mitigate", "resolve", "close"],
+    Status.DISMISSED: ["dismiss"],
+    Status.DUPLICATE: ["start_investigation", "mark_duplicate"],
+}
+
+
+def seed_incidents(org: Organization) -> None:
+    """Idempotent: an organisation that has incidents already is left alone. The synthetic
+    history is not written to the audit trail: nobody made those changes."""
+    if KeyCounter.objects.filter(organization=org).exists():
+        return
+    with disable_auditlog():
+        _seed(org)
+
+
+def _seed(org: Organization) -> None:
+    rng = random.Random(f"vigil-demo-{org.slug}")  # the same demo every time
+    people = _people(org)
+    severities = list(SeverityLevel.objects.filter(organization=org))
+    categories = list(Category.objects.filter(organization=org))
+    service_list = list(Service.objects.filter(organization=org).select_related("owning_team"))
+    if not (people and severities and service_list):
+        return
+    now = timezone.now()
+    created: list[Incident] = []
+    ages = sorted(
+        (rng.uniform(0.02, 90) for _ in range(DEMO_INCIDENTS.get(org.slug, 50))), reverse=True
+    )
+    for age in ages:
+        service = rng.choice(service_list)
+        severity = rng.choices(severities, weights=[1, 3, 6, 4][: len(severities)])[0]
+        title = rng.choice(TITLES).format(
+            n=rng.randint(2, 40), p=rng.choice(PROCESSORS), s=service.name
+        )
+        reporter = rng.choice(people)
+        commander = rng.choice(people) if severity.is_major or rng.random() < 0.4 else None
+        incident = services.incident_create(
+            organization=org,
+            actor=reporter,
+            title=title,
+            description=f"Noticed on {service.name}. Dashboards show the problem since detection.",
+            severity=severity,
+            category=rng.choice(categories) if rng.random() < 0.7 else None,
+            primary_service=service,
+            commander=commander,
+            kind=Incident.Kind.REAL if rng.random() < 0.93 else Incident.Kind.GAME_DAY,
+            is_restricted=severity.level == 1 and rng.random() < 0.1,
+            custom_fields={"affected_customers": rng.randint(0, 5000)},
+        )
+        state = _final_state(rng, age)
+        _walk(incident, state, reporter, commander, people, rng, created)
+        _backdate(incident.pk, now - timedelta(days=age), rng)
+        created.append(incident)
+
+
+def _walk(incident, state, reporter, commander, people, rng, created):
+    actor = commander or reporter
+    for name in PATH[state]:
+        incident = Incident.objects.get(pk=incident.pk)
+        if name == "mitigate":
+            services.incident_update(
+                incident=incident,
+                actor=actor,
+                changes={"impact_summary": "Some customers saw errors until traffic was drained."},
+            )
+        if name == "resolve":
+            services.incident_update(
+                incident=incident,
+                actor=actor,
+                changes={
+                    "resolution_summary": "Rolled back the change and confirmed recovery.",
+                    "root_cause_category": rng.choice(Incident.RootCause.values),
+                    "custom_fields": {
+                        **incident.custom_fields,
+                        "customer_impact": rng.choice(["none", "degraded", "outage"]),
+                    },
+                },
+            )
+            confirmer = rng.choice(people)
+            verification = services.verification_request_confirmation(
+                incident=incident, actor=actor, confirmer=confirmer
+            )
+            services.verification_confirm(verification=verification, actor=confirmer, passed=True)
+        if name == "mark_duplicate":
+            candidates = [c for c in created[-20:] if c.status != Status.DISMISSED]
+            if not candidates:
+                return
+            incident = services.incident_transition(
+                incident=incident, name=name, actor=actor, duplicate_of=rng.choice(candidates)
+            )
+            continue
+        note = "Alert fired on a test environment." if name == "dismiss" else ""
+        incident = services.incident_transition(
+            incident=incident, name=name, actor=actor, note=note
+        )
+        if rng.random() < 0.3:
+            services.incident_comment(
+                incident=incident,
+                actor=rng.choice(people),
+                text=rng.choice(
+                    [
+                        "Looking at the dashboards now.",
+                        "Paged the database on-call.",
+                        "Customer support reports tickets coming in.",
+                        "Rollback started.",
+                        "Error rate back to baseline.",
+                    ]
+                ),
+            )
+
+
+def _backdate(incident_pk: int, reported_at, rng) -> None:
+    """Move an incident's whole story back in time, keeping its order and spacing."""
+    incident = Incident.objects.get(pk=incident_pk)
+    detected = reported_at - timedelta(minutes=rng.randint(1, 20))
+    ack = reported_at + timedelta(minutes=rng.randint(2, 45))
+    mitigated = ack + timedelta(minutes=rng.randint(10, 240))
+    resolved = mitigated + timedelta(minutes=rng.randint(15, 600))
+    closed = resolved + timedelta(hours=rng.randint(4, 72))
+    now = timezone.now()
+    fields = {
+        "detected_at": detected,
+        "reported_at": reported_at,
+        "created_at": reported_at,
+        "updated_at": reported_at,
+    }
+    if incident.acknowledged_at:
+        fields["acknowledged_at"] = min(ack, now)
+    if incident.mitigated_at:
+        fields["mitigated_at"] = min(mitigated, now)
+    if incident.resolved_at:
+        fields["resolved_at"] = min(resolved, now)
+    if incident.closed_at:
+        fields["closed_at"] = min(closed, now)
+    Incident.objects.filter(pk=incident_pk).update(**fields)
+    end = fields.get("mitigated_at") or fields.get("resolved_at")
+    if incident.status in (Status.DISMISSED, Status.DUPLICATE):
+        end = ack
+    ImpactPeriod.objects.filter(incident_id=incident_pk).update(
+        started_at=detected, ended_at=end if end else None
+    )
+    Verification.objects.filter(incident_id=incident_pk).update(
+        created_at=(fields.get("resolved_at") or now) - timedelta(minutes=20),
+        completed_at=(fields.get("resolved_at") or now) - timedelta(minutes=5),
+    )
+    marks = {
+        "start_investigation": fields.get("acknowledged_at"),
+        "mitigate": fields.get("mitigated_at"),
+        "resolve": fields.get("resolved_at"),
+        "close": fields.get("closed_at"),
+        "dismiss": ack,
+        "mark_duplicate": ack,
+    }
+    cursor = reported_at
+    for event in TimelineEvent.objects.filter(incident_id=incident_pk).order_by("created_at", "pk"):
+        when = marks.get(event.data.get("transition")) if event.kind == "status" else None
+        if when is None:
+            when = cursor + timedelta(seconds=rng.randint(20, 300))
+        when = min(max(when, cursor), now)
+        TimelineEvent.objects.filter(pk=event.pk).update(created_at=when)
+        cursor = when

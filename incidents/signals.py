@@ -1,0 +1,11 @@
+"""Signals the incident services send after commit, so higher apps (SLA timers, integrations,
+notifications) can react without incidents importing them."""
+
+from django.dispatch import Signal
+
+# sender=Incident, organization_id, incident_id, transition, previous, target, actor_id
+incident_transitioned = Signal()
+# sender=Incident, organization_id, incident_id, actor_id
+incident_created = Signal()
+# sender=Incident, organization_id, incident_id, fields (list of names), actor_id
+incident_changed = Signal()

@@ -1,0 +1,35 @@
+"""Celery tasks for incidents: thin — ids in, scope entered by OrgTask, a service called."""
+
+from celery import shared_task
+from django_scopes import scopes_disabled
+
+from incidents import services
+from incidents.models import Verification
+from tenancy.models import Organization
+from tenancy.tasks import OrgTask
+
+
+@shared_task(base=OrgTask, bind=True, acks_late=True)
+def run_health_check_task(self, org_id: int, verification_id: int) -> str:
+    """Run an automated verification; a redelivered message finds it done and does nothing."""
+    verification = Verification.objects.filter(pk=verification_id).first()
+    if verification is None:
+        return "missing"
+    result = services.verification_run_health_check(verification=verification)
+    return "done" if result is not None else "already done"
+
+
+@shared_task(base=OrgTask, bind=True, acks_late=True)
+def escalate_ownership_requests_task(self, org_id: int) -> int:
+    """Escalate one organisation's unanswered ownership requests."""
+    return services.ownership_escalate_due(organization=Organization.objects.get(pk=org_id))
+
+
+@shared_task(acks_late=True)
+def sweep_ownership_requests_task() -> int:
+    """Beat entry point: fan out per organisation (the only cross-tenant read here)."""
+    with scopes_disabled():
+        org_ids = list(Organization.objects.values_list("pk", flat=True))
+    for org_id in org_ids:
+        escalate_ownership_requests_task.delay(org_id)
+    return len(org_ids)
