@@ -35,7 +35,7 @@ def check_database(create: bool) -> bool:
         "port": db.get("PORT") or None,
         "user": db.get("USER") or None,
         "password": db.get("PASSWORD") or None,
-        "connect_timeout": 5,
+        "connect_timeout": db.get("OPTIONS", {}).get("connect_timeout", 5),
     }
     try:
         with psycopg.connect(dbname=db["NAME"], **params):

@@ -125,7 +125,6 @@ AUDITLOG_STORE_JSON_CHANGES = True
 # Foreign keys are logged as the related row's name at the time of the change: the record
 # reads without lookups and survives renames.
 AUDITLOG_USE_FK_STRING_REPRESENTATION = True
-AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -187,10 +186,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+_LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    fail(f"LOG_LEVEL={_LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
 }

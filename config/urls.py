@@ -7,6 +7,8 @@ from tenancy import views as tenancy_views
 
 org_patterns = [
     path("", include("tenancy.urls")),
+    path("incidents/", include("incidents.urls")),
+    path("settings/taxonomy/", include("taxonomy.urls")),
     path("compliance/", include("compliance.urls")),
 ]
 

@@ -60,8 +60,9 @@ def incident_search(queryset: QuerySet[Incident], text: str) -> QuerySet[Inciden
         return queryset
     vector = SearchVector("title", "description", config="english")
     query = SearchQuery(text, config="english", search_type="websearch")
-    return queryset.annotate(search_rank=SearchRank(vector, query)).filter(
-        Q(search_rank__gt=0) | Q(key__iexact=text) | Q(title__icontains=text)
+    # Match with @@, not rank > 0: ts_rank gives non-matching rows 1e-20 for multi-word queries.
+    return queryset.annotate(search_vector=vector, search_rank=SearchRank(vector, query)).filter(
+        Q(search_vector=query) | Q(key__iexact=text) | Q(title__icontains=text)
     )
 
 

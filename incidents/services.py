@@ -80,7 +80,7 @@ def member_ids(organization: Organization) -> set[int]:
 def _check_same_org(organization: Organization, **objects) -> None:
     errors = {}
     for name, obj in objects.items():
-        items = obj if isinstance(obj, list | tuple | set) else [obj]
+        items = [obj] if obj is None or hasattr(obj, "organization_id") else list(obj)
         for item in items:
             if item is not None and item.organization_id != organization.pk:
                 errors[name] = "Choose one of this organisation's own."
@@ -238,6 +238,11 @@ def incident_create(
         "primary_service": primary_service,
         "owning_team": owning_team,
     }
+    levels = list(SeverityLevel.objects.filter(organization=organization))
+    proposal = propose_severity(levels, assessment) if assessment is not None else None
+    if chosen["severity"] is None and proposal is not None:
+        # The responder answered the assessment: its proposal beats a rule's guess.
+        chosen["severity"] = proposal.severity
     rule_text = ""
     if apply_rules:
         rule_text = _apply_rules(
@@ -247,8 +252,6 @@ def incident_create(
             labels=labels or {},
             chosen=chosen,
         )
-    levels = list(SeverityLevel.objects.filter(organization=organization))
-    proposal = propose_severity(levels, assessment) if assessment is not None else None
     if chosen["severity"] is None:
         chosen["severity"] = proposal.severity if proposal else (levels[-1] if levels else None)
     if chosen["severity"] is None:
@@ -436,6 +439,8 @@ def incident_update(
                 if old.get(key) != new.get(key):
                     label = definitions[key].label if key in definitions else key
                     sensitive = key in definitions and definitions[key].is_sensitive
+                    before = _display(incident, "custom", old.get(key))
+                    after = _display(incident, "custom", new.get(key))
                     record(
                         incident,
                         kind=TimelineEvent.Kind.FIELD,
@@ -443,8 +448,7 @@ def incident_update(
                         message=(
                             f"Changed “{label}”"
                             if sensitive
-                            else f"Changed “{label}” from {_display(incident, key, old.get(key))} "
-                            f"to {_display(incident, key, new.get(key))}"
+                            else f"Changed “{label}” from {before} to {after}"
                         ),
                         field=f"custom:{key}",
                     )
@@ -617,12 +621,15 @@ def incident_transition(
     missing (each one named), or someone else changed the incident meanwhile."""
     incident = _lock(incident, expected_version)
     method = _allowed_method(incident, name)
-    if actor is not None and not has_transition_perm(method, actor):
-        raise PermissionDenied("Your role may not move incidents through their lifecycle.")
+    _require(incident.organization, actor, Capability.TRANSITION_INCIDENTS)
     target = TRANSITIONS[name][1]
     missing = lifecycle.missing_for(incident, target)
     if missing:
         raise RequirementsMissing(missing)
+    # django-fsm's own check (role and conditions) as the last word; the two checks above
+    # only exist to say *why* in words a responder understands.
+    if actor is not None and not has_transition_perm(method, actor):
+        raise PermissionDenied("Your role may not move incidents through their lifecycle.")
     note = (note or "").strip()
     if name == "dismiss" and not note:
         raise ValidationError({"note": "Say why this is a false positive."})
@@ -642,7 +649,7 @@ def incident_transition(
     if target == Status.RESOLVED:
         incident.resolved_at = now
         if incident.mitigated_at is None or previous == Status.INVESTIGATING:
-            incident.mitigated_at = incident.mitigated_at or now
+            incident.mitigated_at = now  # resolved straight from investigating
         _close_open_period(incident, now)
     if target == Status.CLOSED:
         incident.closed_at = now
@@ -952,6 +959,7 @@ def ownership_request_decide(
     request = OwnershipRequest.objects.select_for_update().get(pk=request.pk)
     incident = request.incident
     organization = incident.organization
+    _require(organization, actor, Capability.UPDATE_INCIDENTS)
     if request.status != OwnershipRequest.Status.PENDING:
         raise ValidationError("This request was answered already.")
     if actor is not None and not (

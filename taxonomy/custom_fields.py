@@ -52,6 +52,8 @@ def clean_value(definition: CustomFieldDefinition, value, *, member_ids: set[int
             raise ValidationError(f"Choose one of: {', '.join(definition.choices)}.")
         return text
     if kind == FieldType.DATE:
+        if isinstance(value, datetime.datetime):
+            return value.date().isoformat()
         if isinstance(value, datetime.date):
             return value.isoformat()
         try:

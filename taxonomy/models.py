@@ -169,7 +169,10 @@ class EscalationPath(OrgOwned):
         return self.name
 
     def clean(self):
-        self.check_same_organization(severity=self.severity, category=self.category)
+        self.check_same_organization(
+            severity=self.severity if self.severity_id else None,
+            category=self.category if self.category_id else None,
+        )
 
 
 class EscalationStep(OrgOwned):
@@ -217,7 +220,9 @@ class EscalationStep(OrgOwned):
         return str(self.user)
 
     def clean(self):
-        self.check_same_organization(path=self.path, team=self.team)
+        self.check_same_organization(
+            path=self.path if self.path_id else None, team=self.team if self.team_id else None
+        )
         kind = self.target_kind
         if kind == self.TargetKind.TEAM and not self.team_id:
             raise ValidationError({"team": "Choose the team to notify."})
@@ -240,22 +245,22 @@ class ClassificationRule(OrgOwned):
         help_text="Words that must all appear in the title or description (case-insensitive).",
     )
     match_service = models.ForeignKey(
-        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Service, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     match_labels = models.JSONField(
         default=dict, blank=True, help_text='Source labels that must match, e.g. {"team": "db"}.'
     )
     set_category = models.ForeignKey(
-        Category, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     set_severity = models.ForeignKey(
-        SeverityLevel, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        SeverityLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     set_service = models.ForeignKey(
-        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Service, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     set_team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:

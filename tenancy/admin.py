@@ -1,6 +1,8 @@
 """Admin registrations for tenancy (the site itself is in admin_site.py; the audit entries
 are shown by django-auditlog's own read-only admin)."""
 
+from auditlog import get_logentry_model
+from auditlog.admin import LogEntryAdmin
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
@@ -21,6 +23,10 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
     filter_horizontal: list[str] = []
     list_filter = ["is_active", "is_staff"]
+
+    def has_delete_permission(self, request, obj=None):
+        # The audit trail points at users: deactivate them instead (untick "active").
+        return False
 
 
 @admin.register(Organization)
@@ -47,3 +53,13 @@ class TeamAdmin(admin.ModelAdmin):
 class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "organization", "role", "created_at", "accepted_at", "revoked_at"]
     readonly_fields = ["organization", "token_hash"]
+
+
+class AuditEntryAdmin(LogEntryAdmin):
+    """django-auditlog's read-only admin, searching the fields Vigil's user model has."""
+
+    search_fields = ["object_repr", "changes_text", "actor__email", "actor_email"]
+
+
+admin.site.unregister(get_logentry_model())
+admin.site.register(get_logentry_model(), AuditEntryAdmin)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -220,5 +221,12 @@ def team_save(
 def team_delete(*, organization: Organization, actor: Membership, team: Team) -> None:
     _require(actor, Capability.MANAGE_TEAMS)
     team = Team.objects.get(pk=team.pk, organization=organization)
-    team.members.clear()
-    team.delete()
+    try:
+        with transaction.atomic():
+            team.members.clear()
+            team.delete()
+    except ProtectedError as error:
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in error.protected_objects})
+        raise ValidationError(
+            f"“{team.name}” is still used by {', '.join(kinds)}: change those first."
+        ) from None

@@ -181,7 +181,11 @@ def team_update(request, org_slug, pk):
 @org_view(Capability.MANAGE_TEAMS)
 def team_delete(request, org_slug, pk):
     team = get_object_or_404(Team, pk=pk)
-    services.team_delete(organization=request.org, actor=request.membership, team=team)
+    try:
+        services.team_delete(organization=request.org, actor=request.membership, team=team)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return redirect("tenancy:team_update", org_slug=org_slug, pk=pk)
     messages.success(request, f"Team “{team.name}” deleted.")
     return redirect("tenancy:team_list", org_slug=org_slug)
 

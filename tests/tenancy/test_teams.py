@@ -110,3 +110,22 @@ def test_team_membership_changes_are_audited(acme_admin, make_member, login):
     assert entry.changes["members"]["operation"] == "add"
     assert entry.changes["members"]["objects"] == [str(member.user)]
     assert entry.actor == acme_admin.user
+
+
+def test_a_team_still_used_by_an_incident_is_not_deleted(acme_admin, login):
+    from incidents import services as incident_services
+    from taxonomy.models import SeverityLevel
+    from tenancy.scoping import org_scope
+
+    team = TeamFactory(organization=acme_admin.organization, name="Platform")
+    with org_scope(acme_admin.organization):
+        incident_services.incident_create(
+            organization=acme_admin.organization,
+            actor=acme_admin.user,
+            title="Disk full",
+            severity=SeverityLevel.objects.get(level=3),
+            owning_team=team,
+        )
+    response = login(acme_admin.user).post(url("team_delete", pk=team.pk), follow=True)
+    assert "is still used by incidents" in response.content.decode()
+    assert team_names(acme_admin.organization) == ["Platform"]

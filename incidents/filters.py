@@ -1,0 +1,195 @@
+"""The incident list's filters (django-filter), including one per filterable custom field."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from incidents.lifecycle import OPEN_STATES, Status
+from incidents.models import Incident
+from incidents.selectors import incident_search
+from taxonomy.models import Category, CustomFieldDefinition, Service, SeverityLevel
+from tenancy.filters import OrgFilterSet
+from tenancy.models import Membership, Team, User
+
+SORTS = {
+    "-reported": ("-reported_at", "-number"),
+    "reported": ("reported_at", "number"),
+    "severity": ("severity__level", "-reported_at"),
+    "-severity": ("-severity__level", "-reported_at"),
+    "key": ("number",),
+    "-key": ("-number",),
+    "status": ("status", "-reported_at"),
+    "-updated": ("-updated_at", "-number"),
+}
+SORT_CHOICES = [
+    ("-reported", "Newest first"),
+    ("reported", "Oldest first"),
+    ("severity", "Most severe first"),
+    ("-severity", "Least severe first"),
+    ("-updated", "Recently changed"),
+    ("-key", "Key, descending"),
+    ("key", "Key, ascending"),
+    ("status", "Status"),
+]
+
+
+def _org(request):
+    return request.org
+
+
+def _severities(request):
+    return SeverityLevel.objects.filter(organization=request.org)
+
+
+def _categories(request):
+    return Category.objects.filter(organization=request.org)
+
+
+def _services(request):
+    return Service.objects.filter(organization=request.org)
+
+
+def _teams(request):
+    return Team.objects.filter(organization=request.org)
+
+
+def _members(request):
+    members = Membership.objects.filter(organization=request.org).values("user_id")
+    return User.objects.filter(pk__in=members).order_by("full_name", "email")
+
+
+class IncidentFilterSet(OrgFilterSet):
+    q = django_filters.CharFilter(label="Search", method="filter_text")
+    status = django_filters.MultipleChoiceFilter(
+        choices=[("open", "Any open"), *Status.choices],
+        method="filter_status",
+        widget=forms.SelectMultiple(attrs={"size": 1}),
+    )
+    severity = django_filters.ModelMultipleChoiceFilter(
+        queryset=_severities, widget=forms.SelectMultiple(attrs={"size": 1})
+    )
+    category = django_filters.ModelChoiceFilter(queryset=_categories, empty_label="Any")
+    service = django_filters.ModelChoiceFilter(
+        queryset=_services, label="Service", method="filter_service", empty_label="Any"
+    )
+    team = django_filters.ModelChoiceFilter(
+        queryset=_teams, label="Team", method="filter_team", empty_label="Any"
+    )
+    commander = django_filters.ModelChoiceFilter(queryset=_members, empty_label="Anyone")
+    is_restricted = django_filters.BooleanFilter(
+        label="Restricted",
+        widget=forms.Select(
+            choices=[("", "Any"), ("true", "Restricted"), ("false", "Not restricted")]
+        ),
+    )
+    kind = django_filters.ChoiceFilter(choices=Incident.Kind.choices, empty_label="Any")
+    since = django_filters.DateFilter(
+        field_name="reported_at",
+        lookup_expr="date__gte",
+        label="Reported from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    until = django_filters.DateFilter(
+        field_name="reported_at",
+        lookup_expr="date__lte",
+        label="Reported until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    sort = django_filters.ChoiceFilter(
+        choices=SORT_CHOICES, method="filter_sort", empty_label="Newest first", label="Sort"
+    )
+
+    MAIN = ("q", "status", "severity", "service", "team", "commander", "sort")
+
+    class Meta:
+        model = Incident
+        fields = [
+            "q",
+            "status",
+            "severity",
+            "category",
+            "service",
+            "team",
+            "commander",
+            "is_restricted",
+            "kind",
+            "since",
+            "until",
+            "sort",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = kwargs.get("request")
+        self.custom_definitions = []
+        if request is not None:
+            self.custom_definitions = [
+                d
+                for d in CustomFieldDefinition.objects.filter(
+                    organization=request.org, is_active=True
+                )
+                # Sensitive values are never filterable: a filter would reveal them.
+                if d.field_type in ("choice", "boolean", "text", "number") and not d.is_sensitive
+            ]
+        for definition in self.custom_definitions:
+            name = f"cf_{definition.key}"
+            if definition.field_type == "choice":
+                self.filters[name] = django_filters.ChoiceFilter(
+                    label=definition.label,
+                    choices=[(c, c) for c in definition.choices],
+                    method="filter_custom",
+                )
+            elif definition.field_type == "boolean":
+                self.filters[name] = django_filters.BooleanFilter(
+                    label=definition.label,
+                    method="filter_custom",
+                    widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
+                )
+            else:
+                self.filters[name] = django_filters.CharFilter(
+                    label=definition.label, method="filter_custom"
+                )
+            self.filters[name].parent = self
+            self.filters[name].model = Incident
+            self.filters[name].field_name = name
+
+    def filter_text(self, queryset, name, value):
+        return incident_search(queryset, value)
+
+    def filter_status(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(status__in=OPEN_STATES if value == "open" else [value])
+
+    # A subquery rather than .distinct(): DISTINCT would forbid ordering by severity level.
+    def filter_service(self, queryset, name, value):
+        matching = Incident.objects.filter(Q(primary_service=value) | Q(affected_services=value))
+        return queryset.filter(pk__in=matching.values("pk"))
+
+    def filter_team(self, queryset, name, value):
+        matching = Incident.objects.filter(Q(owning_team=value) | Q(involved_teams=value))
+        return queryset.filter(pk__in=matching.values("pk"))
+
+    def filter_custom(self, queryset, name, value):
+        if value in (None, ""):
+            return queryset
+        key = name.removeprefix("cf_")
+        definition = next(d for d in self.custom_definitions if d.key == key)
+        if definition.field_type == "text":
+            return queryset.filter(**{f"custom_fields__{key}__icontains": value})
+        if definition.field_type == "number":
+            try:
+                number = float(value)
+            except ValueError:
+                return queryset.none()
+            return queryset.filter(**{f"custom_fields__{key}": number})
+        return queryset.filter(custom_fields__contains={key: value})
+
+    def filter_sort(self, queryset, name, value):
+        return queryset.order_by(*SORTS.get(value, SORTS["-reported"]))
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("sort"):
+            queryset = queryset.order_by(*SORTS["-reported"])
+        return queryset
