@@ -60,14 +60,12 @@ def _members(request):
 
 class IncidentFilterSet(OrgFilterSet):
     q = django_filters.CharFilter(label="Search", method="filter_text")
-    status = django_filters.MultipleChoiceFilter(
+    status = django_filters.ChoiceFilter(
         choices=[("open", "Any open"), *Status.choices],
         method="filter_status",
-        widget=forms.SelectMultiple(attrs={"size": 1}),
+        empty_label="Any status",
     )
-    severity = django_filters.ModelMultipleChoiceFilter(
-        queryset=_severities, widget=forms.SelectMultiple(attrs={"size": 1})
-    )
+    severity = django_filters.ModelChoiceFilter(queryset=_severities, empty_label="Any severity")
     category = django_filters.ModelChoiceFilter(queryset=_categories, empty_label="Any")
     service = django_filters.ModelChoiceFilter(
         queryset=_services, label="Service", method="filter_service", empty_label="Any"

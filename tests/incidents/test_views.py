@@ -82,6 +82,13 @@ def test_list_filters_by_status_severity_and_text(acme, responder, login):
     assert b"Database replica lag" not in by_severity.content
     closed = client.get(url("incident_list"), {"status": "closed"})
     assert b"No incidents match these filters" in closed.content
+    open_ones = client.get(url("incident_list"), {"status": "open"})
+    assert b"Database replica lag" in open_ones.content
+    assert b"Checkout errors" in open_ones.content
+    reported = client.get(url("incident_list"), {"status": "reported"})
+    assert b"Checkout errors" in reported.content
+    bogus = client.get(url("incident_list"), {"status": "exploded"})
+    assert b"Select a valid choice" in bogus.content
 
 
 def test_list_filters_by_custom_field(acme, responder, login):
