@@ -580,23 +580,39 @@ def incident_update(request, org_slug, key):
 # — verification, ownership, access ——————————————————————————————————————————————————
 
 
+def _act(request, incident: Incident, call, success: str):
+    """Run one service call for a button on the detail page: a refusal goes back with the
+    reason, a success refreshes the page (or the htmx fragment)."""
+    try:
+        call()
+    except (ValidationError, PermissionDenied) as error:
+        return _refuse(request, incident, error)
+    return _done(request, incident, success)
+
+
+def _bound(request, incident: Incident, form, problem: str):
+    """The form's data, or None after telling the user what to fix."""
+    if form.is_valid():
+        return form.cleaned_data
+    messages.error(request, problem)
+    return None
+
+
 @require_POST
 @org_view(Capability.UPDATE_INCIDENTS)
 def verification_request(request, org_slug, key):
     incident = _get(request, key)
     form = ConfirmationRequestForm(request.POST, organization=request.org)
-    if not form.is_valid():
-        return _refuse(request, incident, ValidationError("Choose who confirms the fix."))
-    try:
-        services.verification_request_confirmation(
-            incident=incident,
-            actor=request.user,
-            confirmer=form.cleaned_data["confirmer"],
-            note=form.cleaned_data["note"],
-        )
-    except (ValidationError, PermissionDenied) as error:
-        return _refuse(request, incident, error)
-    return _done(request, incident, f"{form.cleaned_data['confirmer']} was asked to confirm.")
+    if (data := _bound(request, incident, form, "Choose who confirms the fix.")) is None:
+        return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.verification_request_confirmation(
+            incident=incident, actor=request.user, confirmer=data["confirmer"], note=data["note"]
+        ),
+        f"{data['confirmer']} was asked to confirm.",
+    )
 
 
 @require_POST
@@ -605,29 +621,31 @@ def verification_answer(request, org_slug, key, pk):
     incident = _get(request, key)
     verification = get_object_or_404(Verification, pk=pk, incident=incident)
     form = ConfirmationAnswerForm(request.POST)
-    if not form.is_valid():
-        return _refuse(request, incident, ValidationError("Say whether it works."))
-    try:
-        services.verification_confirm(
+    if (data := _bound(request, incident, form, "Say whether it works.")) is None:
+        return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.verification_confirm(
             verification=verification,
             actor=request.user,
-            passed=form.cleaned_data["passed"],
-            note=form.cleaned_data["note"],
-        )
-    except (ValidationError, PermissionDenied) as error:
-        return _refuse(request, incident, error)
-    return _done(request, incident, "Thank you: your answer is on the timeline.")
+            passed=data["passed"],
+            note=data["note"],
+        ),
+        "Thank you: your answer is on the timeline.",
+    )
 
 
 @require_POST
 @org_view(Capability.UPDATE_INCIDENTS)
 def verification_health_check(request, org_slug, key):
     incident = _get(request, key)
-    try:
-        services.verification_start_health_check(incident=incident, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        return _refuse(request, incident, error)
-    return _done(request, incident, "Health check started; its result appears on the timeline.")
+    return _act(
+        request,
+        incident,
+        lambda: services.verification_start_health_check(incident=incident, actor=request.user),
+        "Health check started; its result appears on the timeline.",
+    )
 
 
 @require_POST
@@ -635,19 +653,20 @@ def verification_health_check(request, org_slug, key):
 def ownership_request(request, org_slug, key):
     incident = _get(request, key)
     form = OwnershipRequestForm(request.POST, organization=request.org)
-    if not form.is_valid():
-        return _refuse(request, incident, ValidationError("Choose the team."))
-    try:
-        services.ownership_request_create(
+    if (data := _bound(request, incident, form, "Choose the team.")) is None:
+        return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.ownership_request_create(
             incident=incident,
             actor=request.user,
-            kind=form.cleaned_data["kind"],
-            to_team=form.cleaned_data["to_team"],
-            reason=form.cleaned_data["reason"],
-        )
-    except (ValidationError, PermissionDenied) as error:
-        return _refuse(request, incident, error)
-    return _done(request, incident, "Ownership request sent.")
+            kind=data["kind"],
+            to_team=data["to_team"],
+            reason=data["reason"],
+        ),
+        "Ownership request sent.",
+    )
 
 
 @require_POST
@@ -656,18 +675,16 @@ def ownership_decide(request, org_slug, key, pk):
     incident = _get(request, key)
     ownership = get_object_or_404(OwnershipRequest, pk=pk, incident=incident)
     form = OwnershipDecisionForm(request.POST)
-    if not form.is_valid():
-        return _refuse(request, incident, ValidationError("Accept or decline."))
-    try:
-        services.ownership_request_decide(
-            request=ownership,
-            actor=request.user,
-            accept=form.cleaned_data["accept"],
-            note=form.cleaned_data["note"],
-        )
-    except (ValidationError, PermissionDenied) as error:
-        return _refuse(request, incident, error)
-    return _done(request, incident, "Answer recorded.")
+    if (data := _bound(request, incident, form, "Accept or decline.")) is None:
+        return _back(incident)
+    return _act(
+        request,
+        incident,
+        lambda: services.ownership_request_decide(
+            request=ownership, actor=request.user, accept=data["accept"], note=data["note"]
+        ),
+        "Answer recorded.",
+    )
 
 
 @require_POST
@@ -675,10 +692,11 @@ def ownership_decide(request, org_slug, key, pk):
 def incident_access(request, org_slug, key):
     incident = _get(request, key)
     form = AccessForm(request.POST, organization=request.org)
-    if not form.is_valid():
-        return _refuse(request, incident, ValidationError("Choose a person."))
-    action, user = form.cleaned_data["action"], form.cleaned_data.get("user")
-    try:
+    if (data := _bound(request, incident, form, "Choose a person.")) is None:
+        return _back(incident)
+    action, user = data["action"], data.get("user")
+
+    def change():
         if action == "grant":
             services.incident_grant_access(incident=incident, actor=request.user, user=user)
         elif action == "revoke":
@@ -687,9 +705,8 @@ def incident_access(request, org_slug, key):
             services.incident_set_restricted(
                 incident=incident, actor=request.user, is_restricted=action == "restrict"
             )
-    except (ValidationError, PermissionDenied) as error:
-        return _refuse(request, incident, error)
-    return _done(request, incident, "Access updated.")
+
+    return _act(request, incident, change, "Access updated.")
 
 
 @org_view(Capability.MANAGE_TAXONOMY)

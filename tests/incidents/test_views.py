@@ -429,3 +429,98 @@ def test_duplicate_picker_searches_rather_than_lists(acme, responder, login):
     found = client.get(url("incident_pick"), {"q": "ledger"})
     assert b"ACME-2" in found.content
     assert b"ACME-1" not in found.content
+
+
+# — verification, ownership and access buttons ——————————————————————————————————————————
+
+
+def test_only_the_named_confirmer_can_answer_a_confirmation(acme, responder, make_member, login):
+    confirmer = make_member(acme, Role.RESPONDER, email="c@acme.test").user
+    incident = declare(acme, responder)
+    client = login(responder)
+    client.post(url("verification_request", key=incident.key), {"confirmer": confirmer.pk})
+    with scopes_disabled():
+        verification = incident.verifications.get()
+    refused = client.post(
+        url("verification_answer", key=incident.key, pk=verification.pk),
+        {"passed": "yes"},
+        follow=True,
+    )
+    assert "Only c@acme.test can answer this confirmation" in refused.content.decode()
+    with scopes_disabled():
+        verification.refresh_from_db()
+    assert verification.status == "pending"
+    login(confirmer).post(
+        url("verification_answer", key=incident.key, pk=verification.pk), {"passed": "yes"}
+    )
+    with scopes_disabled():
+        verification.refresh_from_db()
+    assert verification.status == "passed"
+
+
+def test_a_health_check_without_a_url_says_what_to_do_instead(acme, responder, login):
+    incident = declare(acme, responder)
+    response = login(responder).post(
+        url("verification_health_check", key=incident.key), follow=True
+    )
+    assert b"No affected service has a health-check URL" in response.content
+    with scopes_disabled():
+        assert not incident.verifications.exists()
+
+
+def test_a_health_check_is_queued_after_commit(
+    acme, responder, login, django_capture_on_commit_callbacks, monkeypatch
+):
+    from incidents import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.run_health_check_task, "delay", lambda *a: queued.append(a))
+    with scopes_disabled():
+        service = Service.objects.create(
+            organization=acme, name="Checkout", health_check_url="http://127.0.0.1:9/health"
+        )
+    incident = declare(acme, responder, primary_service=service)
+    with django_capture_on_commit_callbacks(execute=True):
+        login(responder).post(url("verification_health_check", key=incident.key))
+    with scopes_disabled():
+        verification = incident.verifications.get()
+    assert queued == [(acme.pk, verification.pk)]
+
+
+def test_ownership_request_and_decision_through_the_page(acme, responder, make_member, login):
+    from tests.factories import TeamFactory
+
+    owner_member = make_member(acme, Role.RESPONDER, email="owner@acme.test").user
+    owners = TeamFactory(organization=acme, name="Payments", members=[owner_member])
+    takers = TeamFactory(organization=acme, name="Platform", members=[responder])
+    incident = declare(acme, responder, owning_team=owners)
+    login(responder).post(
+        url("ownership_request", key=incident.key), {"kind": "take", "to_team": takers.pk}
+    )
+    with scopes_disabled():
+        request = incident.ownership_requests.get()
+    stranger = login(responder).post(
+        url("ownership_decide", key=incident.key, pk=request.pk), {"accept": "yes"}, follow=True
+    )
+    assert b"can answer" in stranger.content
+    assert fresh(incident).owning_team == owners
+    login(owner_member).post(
+        url("ownership_decide", key=incident.key, pk=request.pk), {"accept": "yes"}
+    )
+    assert fresh(incident).owning_team == takers
+
+
+def test_only_admins_and_the_commander_manage_access(acme, responder, viewer, login, make_member):
+    commander = make_member(acme, Role.RESPONDER, email="ic@acme.test").user
+    incident = declare(acme, responder, commander=commander)
+    refused = login(responder).post(
+        url("incident_access", key=incident.key), {"action": "restrict"}, follow=True
+    )
+    assert b"Only org admins and the incident commander" in refused.content
+    assert fresh(incident).is_restricted is False
+    login(commander).post(url("incident_access", key=incident.key), {"action": "restrict"})
+    assert fresh(incident).is_restricted is True
+    login(commander).post(
+        url("incident_access", key=incident.key), {"action": "grant", "user": viewer.pk}
+    )
+    assert login(viewer).get(url("incident_detail", key=incident.key)).status_code == 200
