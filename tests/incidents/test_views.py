@@ -446,7 +446,7 @@ def test_only_the_named_confirmer_can_answer_a_confirmation(acme, responder, mak
         {"passed": "yes"},
         follow=True,
     )
-    assert "Only c@acme.test can answer this confirmation" in refused.content.decode()
+    assert f"Only {confirmer} can answer this confirmation" in refused.content.decode()
     with scopes_disabled():
         verification.refresh_from_db()
     assert verification.status == "pending"
