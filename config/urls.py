@@ -8,6 +8,7 @@ from tenancy import views as tenancy_views
 org_patterns = [
     path("", include("tenancy.urls")),
     path("incidents/", include("incidents.urls")),
+    path("notifications/", include("incidents.notification_urls")),
     path("settings/taxonomy/", include("taxonomy.urls")),
     path("compliance/", include("compliance.urls")),
 ]

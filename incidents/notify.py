@@ -1,0 +1,1 @@
+"""The one notification service (stub; see the docstrings for the contract)."""
