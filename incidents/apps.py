@@ -31,6 +31,19 @@ class IncidentsConfig(AppConfig):
         audit_register(models.IncidentUserObjectPermission)
         audit_register(models.IncidentGroupObjectPermission)
 
-        from incidents import demo
+        from django.db.models.signals import post_save
 
+        from incidents import demo
+        from incidents.sla_defaults import seed_sla_defaults
+        from tenancy.models import Organization
+
+        register_seeder("sla", 15, seed_sla_defaults)
         register_seeder("incidents", 20, demo.seed_incidents)
+        post_save.connect(_seed_new_organization, sender=Organization, dispatch_uid="sla-defaults")
+
+
+def _seed_new_organization(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        from incidents.sla_defaults import seed_sla_defaults
+
+        seed_sla_defaults(instance)

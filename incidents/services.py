@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_fsm import has_transition_perm
 from guardian.shortcuts import assign_perm, remove_perm
 
-from incidents import lifecycle, signals
+from incidents import lifecycle, signals, sla
 from incidents.lifecycle import TRANSITIONS, Missing, Status
 from incidents.models import (
     ImpactPeriod,
@@ -313,6 +313,7 @@ def incident_create(
     ImpactPeriod.objects.create(
         organization=organization, incident=incident, number=1, started_at=detected_at
     )
+    sla.on_created(incident)
     record(
         incident,
         kind=TimelineEvent.Kind.CREATED,
@@ -505,6 +506,8 @@ def incident_update(
         incident.version += 1
         incident.updated_at = timezone.now()
         incident.save()
+        if "category" in changed:  # a category may have its own SLA policy
+            sla.on_severity_changed(incident, actor=actor)
         _on_commit_send(
             signals.incident_changed, incident, fields=changed, actor_id=actor.pk if actor else None
         )
@@ -543,6 +546,7 @@ def incident_change_severity(
         previous=previous.name,
         chosen=severity.name,
     )
+    sla.on_severity_changed(incident, actor=actor)
     _on_commit_send(
         signals.incident_changed,
         incident,
@@ -672,6 +676,7 @@ def incident_transition(
     incident.version += 1
     incident.updated_at = now
     incident.save()
+    sla.on_transition(incident, previous=previous, target=target, now=now)
     message = f"{incident.get_status_display()} (was {Status(previous).label.lower()})"
     record(
         incident,

@@ -275,6 +275,8 @@ class TimelineEvent(OrgOwned):
         ALERT = "alert", "Alert"
         STATUS_UPDATE = "status_update", "Status update"
         HANDOFF = "handoff", "Handoff"
+        SLA = "sla", "SLA"
+        ESCALATION = "escalation", "Escalation"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
