@@ -93,17 +93,24 @@ class IncidentFilterSet(OrgFilterSet):
         label="Reported until",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    sla = django_filters.ChoiceFilter(
+        label="SLA",
+        choices=[("breaching", "Due within 15 min"), ("breached", "Breached")],
+        method="filter_sla",
+        empty_label="Any",
+    )
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES, method="filter_sort", empty_label="Newest first", label="Sort"
     )
 
-    MAIN = ("q", "status", "severity", "service", "team", "commander", "sort")
+    MAIN = ("q", "status", "severity", "sla", "service", "team", "commander", "sort")
 
     class Meta:
         model = Incident
         fields = [
             "q",
             "status",
+            "sla",
             "severity",
             "category",
             "service",
@@ -182,6 +189,17 @@ class IncidentFilterSet(OrgFilterSet):
                 return queryset.none()
             return queryset.filter(**{f"custom_fields__{key}": number})
         return queryset.filter(custom_fields__contains={key: value})
+
+    def filter_sla(self, queryset, name, value):
+        """Needs the with_sla() annotations (the list view adds them)."""
+        from django.utils import timezone
+
+        if value == "breached":
+            return queryset.filter(sla_breached=True)
+        if value == "breaching":
+            soon = timezone.now() + timezone.timedelta(minutes=15)
+            return queryset.filter(sla_due__lte=soon)
+        return queryset
 
     def filter_sort(self, queryset, name, value):
         return queryset.order_by(*SORTS.get(value, SORTS["-reported"]))

@@ -2,7 +2,7 @@
 `incident_list` is the one visibility rule every list, count, search and export uses."""
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -35,6 +35,31 @@ def incident_list(
         Incident.objects.filter(organization=organization)
         .filter(visibility_filter(user=user, membership=membership))
         .select_related("severity", "category", "primary_service", "owning_team", "commander")
+    )
+
+
+def with_sla(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Annotate each incident with its nearest running SLA due time and whether a phase is
+    breached and still unmet — two subqueries, whatever the page size."""
+    from incidents.models import SlaTimer
+
+    running = SlaTimer.objects.filter(
+        incident=OuterRef("pk"),
+        met_at__isnull=True,
+        stopped_at__isnull=True,
+        breached_at__isnull=True,
+        paused_at__isnull=True,
+    ).order_by("due_at")
+    breached = SlaTimer.objects.filter(
+        incident=OuterRef("pk"),
+        breached_at__isnull=False,
+        met_at__isnull=True,
+        stopped_at__isnull=True,
+    )
+    return queryset.annotate(
+        sla_due=Subquery(running.values("due_at")[:1]),
+        sla_phase=Subquery(running.values("phase")[:1]),
+        sla_breached=Exists(breached),
     )
 
 

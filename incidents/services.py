@@ -1103,3 +1103,29 @@ def incident_set_restricted(*, incident: Incident, actor: User, is_restricted: b
         else "No longer restricted: every member can see it",
     )
     return incident
+
+
+# — SLA clocks ———————————————————————————————————————————————————————————————————————
+
+
+@transaction.atomic
+def sla_pause(*, incident: Incident, actor: User, timer_id: int, reason: str):
+    """Stop one running clock while the incident waits on a customer or a vendor."""
+    from incidents.models import SlaTimer
+
+    _require(incident.organization, actor, Capability.UPDATE_INCIDENTS)
+    timer = SlaTimer.objects.select_for_update().filter(pk=timer_id, incident=incident).first()
+    if timer is None:
+        raise ValidationError("No such SLA clock on this incident.")
+    return sla.pause(timer, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def sla_resume(*, incident: Incident, actor: User, timer_id: int):
+    from incidents.models import SlaTimer
+
+    _require(incident.organization, actor, Capability.UPDATE_INCIDENTS)
+    timer = SlaTimer.objects.select_for_update().filter(pk=timer_id, incident=incident).first()
+    if timer is None or not timer.paused_at:
+        raise ValidationError("This SLA clock is not paused.")
+    return sla.resume(timer, actor=actor)

@@ -33,3 +33,26 @@ def sweep_ownership_requests_task() -> int:
     for org_id in org_ids:
         escalate_ownership_requests_task.delay(org_id)
     return len(org_ids)
+
+
+@shared_task(base=OrgTask, bind=True, acks_late=True)
+def deliver_task(self, org_id: int, delivery_id: int) -> str:
+    """Send one notification delivery. Idempotent: a redelivered message finds it claimed,
+    sent or given up and does nothing; a failure is recorded for the sweeper to retry."""
+    from incidents import notify
+    from incidents.models import Delivery
+
+    delivery = Delivery.objects.filter(pk=delivery_id).first()
+    if delivery is None:
+        return "missing"
+    result = notify.deliver(delivery=delivery)
+    return result.status if result is not None else "not claimable"
+
+
+@shared_task(acks_late=True)
+def sweep_deliveries_task() -> int:
+    """Beat entry point: re-queue pending deliveries that are due, across organisations
+    (retries after their backoff, and messages the broker lost)."""
+    from incidents import notify
+
+    return notify.sweep_deliveries()

@@ -108,7 +108,8 @@ def _refuse(request, incident: Incident, error: Exception):
 
 
 def _filtered(request):
-    filterset = IncidentFilterSet(request.GET, queryset=_visible(request), request=request)
+    queryset = selectors.with_sla(_visible(request))
+    filterset = IncidentFilterSet(request.GET, queryset=queryset, request=request)
     incidents = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     return filterset, incidents
 
@@ -428,8 +429,13 @@ def _detail_context(request, incident: Incident) -> dict:
             ).select_related("user")
         ]
     may_manage_access = role == "admin" or incident.commander_id == request.user.pk
+    timers = list(incident.sla_timers.all())
+    latest_period = max((t.period_number for t in timers), default=1)
     return {
         "incident": incident,
+        "sla_timers": [t for t in timers if t.period_number == latest_period],
+        "earlier_timers": [t for t in timers if t.period_number < latest_period],
+        "now": timezone.now(),
         "transitions": services.available_transitions(incident, request.user),
         "events": incident.events.select_related("actor")[:TIMELINE_LIMIT],
         "periods": list(incident.impact_periods.all()),
@@ -707,6 +713,33 @@ def incident_access(request, org_slug, key):
             )
 
     return _act(request, incident, change, "Access updated.")
+
+
+@require_POST
+@org_view(Capability.UPDATE_INCIDENTS)
+def sla_pause(request, org_slug, key, pk):
+    incident = _get(request, key)
+    reason = request.POST.get("reason", "")
+    return _act(
+        request,
+        incident,
+        lambda: services.sla_pause(
+            incident=incident, actor=request.user, timer_id=pk, reason=reason
+        ),
+        "Clock paused.",
+    )
+
+
+@require_POST
+@org_view(Capability.UPDATE_INCIDENTS)
+def sla_resume(request, org_slug, key, pk):
+    incident = _get(request, key)
+    return _act(
+        request,
+        incident,
+        lambda: services.sla_resume(incident=incident, actor=request.user, timer_id=pk),
+        "Clock running again.",
+    )
 
 
 @org_view(Capability.MANAGE_TAXONOMY)

@@ -1,5 +1,6 @@
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -39,3 +40,52 @@ def custom_value(incident, definition):
         users = getattr(definition, "user_names", {})
         return users.get(value, f"user #{value}")
     return value
+
+
+@register.simple_tag
+def sla_cell(incident):
+    """The list's SLA column: breached, or the nearest due time (urgent within 15 min)."""
+    from django.utils import timezone
+
+    from tenancy.templatetags.vigil import human_duration
+
+    if getattr(incident, "sla_breached", False):
+        return mark_safe('<span class="sla sla-breached">Breached</span>')  # noqa: S308
+    due = getattr(incident, "sla_due", None)
+    if due is None:
+        return "—"
+    left = due - timezone.now()
+    phase = (getattr(incident, "sla_phase", "") or "").replace("acknowledge", "ack")
+    urgent = left.total_seconds() <= 15 * 60
+    text = f"{phase} in {human_duration(left)}" if left.total_seconds() > 0 else f"{phase} due now"
+    return format_html(
+        '<span class="sla{}" title="{}">{}</span>',
+        " sla-soon" if urgent else "",
+        timezone.localtime(due).strftime("%Y-%m-%d %H:%M %Z"),
+        text,
+    )
+
+
+@register.inclusion_tag("incidents/partials/sla_clock.html")
+def sla_clock(timer, now):
+    """One phase's clock: met, running (time left), paused, or breached (by how much)."""
+    from tenancy.templatetags.vigil import human_duration
+
+    left = timer.due_at - now
+    state = timer.state
+    if state == "met":
+        text = f"met in {human_duration(timer.met_at - timer.started_at)}"
+        if timer.breached_at:
+            text = f"met {human_duration(timer.met_at - timer.due_at)} late"
+    elif state == "breached":
+        text = f"breached by {human_duration(now - timer.due_at)}"
+    elif state == "paused":
+        text = f"paused: {timer.pause_reason}"
+    elif state == "stopped":
+        text = "stopped"
+    elif left.total_seconds() <= 0:
+        text = "due now"
+    else:
+        text = f"{human_duration(left)} left"
+    urgent = state == "running" and left.total_seconds() <= 15 * 60
+    return {"timer": timer, "text": text, "state": state, "urgent": urgent}

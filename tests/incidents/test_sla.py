@@ -243,3 +243,115 @@ def test_two_sweepers_at_once_breach_each_timer_once(acme, responder):
     with scopes_disabled():
         assert SlaTimer.objects.filter(phase="acknowledge", breached_at__isnull=False).count() == 20
         assert TimelineEvent.objects.filter(kind="sla").count() == 20
+
+
+# — pages ——————————————————————————————————————————————————————————————————————————————
+
+
+def test_detail_shows_each_clock_and_pause_needs_a_reason(acme, responder, login):
+    from django.urls import reverse
+
+    incident = declare(acme, responder, severity=sev1(acme))
+    client = login(responder)
+    page = client.get(reverse("incidents:incident_detail", args=["acme", incident.key]))
+    assert b'data-phase="acknowledge"' in page.content
+    assert b"min left" in page.content
+    ack = timers(incident)[("acknowledge", 1)]
+    url = reverse("incidents:sla_pause", args=["acme", incident.key, ack.pk])
+    refused = client.post(url, {"reason": ""}, follow=True)
+    assert b"Say what the incident is waiting for." in refused.content
+    client.post(url, {"reason": "Waiting on the processor"})
+    ack.refresh_from_db()
+    assert ack.paused_at is not None
+    assert ack.pause_reason == "Waiting on the processor"
+
+
+def test_viewers_cannot_pause_a_clock(acme, responder, viewer, login):
+    from django.urls import reverse
+
+    incident = declare(acme, responder, severity=sev1(acme))
+    ack = timers(incident)[("acknowledge", 1)]
+    url = reverse("incidents:sla_pause", args=["acme", incident.key, ack.pk])
+    assert login(viewer).post(url, {"reason": "x"}).status_code == 403
+    ack.refresh_from_db()
+    assert ack.paused_at is None
+
+
+def test_the_list_filters_breached_and_due_soon(acme, responder, login):
+    from django.urls import reverse
+
+    soon = declare(acme, responder, title="Due soon", severity=sev1(acme))
+    late = declare(acme, responder, title="Long breached", severity=sev1(acme))
+    calm = declare(acme, responder, title="Calm one")  # SEV-3, business hours
+    ack = timers(late)[("acknowledge", 1)]
+    sla.sweep_due(now=ack.due_at + dt.timedelta(seconds=1))
+    with scopes_disabled():
+        SlaTimer.objects.filter(incident=calm).update(
+            due_at=dt.datetime(2999, 1, 1, tzinfo=UTC), warn_at=None
+        )
+    client = login(responder)
+    url = reverse("incidents:incident_list", args=["acme"])
+    breached = client.get(url, {"sla": "breached"}).content.decode()
+    assert "Long breached" in breached
+    assert "Due soon" not in breached
+    due = client.get(url, {"sla": "breaching"}).content.decode()
+    assert "Due soon" in due
+    assert "Calm one" not in due
+    assert soon.key in due
+
+
+def test_sla_policy_page_is_readable_by_members_and_editable_by_admins(
+    acme, responder, acme_admin, login
+):
+    from django.urls import reverse
+
+    listing = reverse("incidents:sla_policy_list", args=["acme"])
+    page = login(responder).get(listing)
+    assert page.status_code == 200
+    assert b"SEV-1" in page.content
+    with scopes_disabled():
+        policy = SlaPolicy.objects.get(organization=acme, severity__level=1)
+    edit = reverse("incidents:sla_policy_update", args=["acme", policy.pk])
+    assert login(responder).get(edit).status_code == 403
+    client = login(acme_admin.user)
+    bad = client.post(
+        edit,
+        {
+            "severity": policy.severity_id,
+            "acknowledge_minutes": 50,
+            "mitigate_minutes": 30,
+            "resolve_minutes": 240,
+            "clock": "wall",
+            "warn_at_percent": 80,
+        },
+    )
+    assert b"acknowledge \xe2\x89\xa4 mitigate \xe2\x89\xa4 resolve" in bad.content
+    good = client.post(
+        edit,
+        {
+            "severity": policy.severity_id,
+            "acknowledge_minutes": 10,
+            "mitigate_minutes": 30,
+            "resolve_minutes": 240,
+            "clock": "wall",
+            "warn_at_percent": 80,
+        },
+    )
+    assert good.status_code == 302
+    policy.refresh_from_db()
+    assert policy.acknowledge_minutes == 10
+
+
+def test_business_hours_form_refuses_an_inverted_day(acme, acme_admin, login):
+    from django.urls import reverse
+
+    response = login(acme_admin.user).post(
+        reverse("incidents:sla_calendar_save", args=["acme"]),
+        {
+            "timezone": "Europe/Berlin",
+            "working_days": [1, 2],
+            "day_start": "17:00",
+            "day_end": "09:00",
+        },
+    )
+    assert b"The working day must end after it starts." in response.content
