@@ -15,13 +15,11 @@ TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 class HttpURLField(forms.URLField):
     """A URL Vigil can POST to: http or https only (no ftp:, file:, javascript:)."""
 
-    default_validators = [
-        URLValidator(
-            schemes=["http", "https"],
-            message="Enter an http:// or https:// URL (the incoming-webhook URL your chat tool "
-            "gave you).",
-        )
-    ]
+    default_error_messages = {
+        "invalid": "Enter an http:// or https:// URL (the incoming-webhook URL your chat tool "
+        "gave you).",
+    }
+    default_validators = [URLValidator(schemes=["http", "https"])]
 
 
 class PreferenceForm(forms.Form):
