@@ -179,7 +179,20 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "visibility_timeout": 3600}
+SLA_SWEEP_SECONDS = float(env_str("SLA_SWEEP_SECONDS", "1"))
 CELERY_BEAT_SCHEDULE = {
+    # The sweeper is how deadlines fire; a message that expires unprocessed is harmless
+    # because the next one claims the same rows.
+    "sweep-sla": {
+        "task": "incidents.tasks.sweep_sla_task",
+        "schedule": SLA_SWEEP_SECONDS,
+        "options": {"expires": 10},
+    },
+    "sweep-deliveries": {
+        "task": "incidents.tasks.sweep_deliveries_task",
+        "schedule": 15.0,
+        "options": {"expires": 60},
+    },
     "sweep-ownership-requests": {
         "task": "incidents.tasks.sweep_ownership_requests_task",
         "schedule": 60.0,

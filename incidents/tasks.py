@@ -56,3 +56,15 @@ def sweep_deliveries_task() -> int:
     from incidents import notify
 
     return notify.sweep_deliveries()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_sla_task() -> dict:
+    """Beat entry point (every second): claim what is due — SLA warnings, breaches, escalation
+    steps — with SKIP LOCKED. Safe to run twice at once and after any crash: the rows are the
+    record, so a lost or repeated message neither loses nor doubles a firing."""
+    from incidents import sla
+    from tenancy.audit import audit_context
+
+    with audit_context(origin="task:sweep_sla"):
+        return sla.sweep_due()

@@ -98,3 +98,35 @@ def login(client):
 def acme_scope(acme):
     with org_scope(acme):
         yield acme
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """worker = celery_worker(); a real worker process on the test database and a Redis
+    database of its own. The test's own Celery client sends there too."""
+    from config.celery import app
+    from tests.worker import TEST_BROKER, Worker, flush_test_broker
+
+    flush_test_broker()
+    previous = app.conf.broker_url
+
+    def use_broker(url):
+        # Forget the cached pools (kombu keeps them per URL; closing them would poison its
+        # registry for the next test).
+        app.conf.broker_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    use_broker(TEST_BROKER)
+    workers = []
+
+    def start(concurrency: int = 2):
+        worker = Worker(concurrency=concurrency).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    use_broker(previous)
+    flush_test_broker()
