@@ -25,9 +25,10 @@ class IncidentsConfig(AppConfig):
         audit_register(models.Holiday)
         audit_register(models.EscalationRun)
         audit_register(models.Notification)
-        audit_register(models.Delivery, exclude_fields=["payload"])
+        # Incoming-webhook URLs are credentials: their path is the secret.
+        audit_register(models.Delivery, exclude_fields=["payload", "target"])
         audit_register(models.NotificationPreference)
-        audit_register(models.ChatWebhook)
+        audit_register(models.ChatWebhook, exclude_fields=["url"])
         audit_register(models.IncidentUserObjectPermission)
         audit_register(models.IncidentGroupObjectPermission)
 

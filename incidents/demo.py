@@ -8,9 +8,18 @@ from datetime import timedelta
 from auditlog.context import disable_auditlog
 from django.utils import timezone
 
-from incidents import services
+from incidents import services, sla
 from incidents.lifecycle import Status
-from incidents.models import ImpactPeriod, Incident, KeyCounter, TimelineEvent, Verification
+from incidents.models import (
+    EscalationRun,
+    ImpactPeriod,
+    Incident,
+    KeyCounter,
+    Phase,
+    SlaTimer,
+    TimelineEvent,
+    Verification,
+)
 from taxonomy.models import Category, Service, SeverityLevel
 from tenancy.models import Membership, Organization
 from tenancy.roles import Role
@@ -213,6 +222,7 @@ def _backdate(incident_pk: int, reported_at, rng) -> None:
         created_at=(fields.get("resolved_at") or now) - timedelta(minutes=20),
         completed_at=(fields.get("resolved_at") or now) - timedelta(minutes=5),
     )
+    _rebuild_sla(Incident.objects.get(pk=incident_pk))
     marks = {
         "start_investigation": fields.get("acknowledged_at"),
         "mitigate": fields.get("mitigated_at"),
@@ -229,3 +239,30 @@ def _backdate(incident_pk: int, reported_at, rng) -> None:
         when = min(max(when, cursor), now)
         TimelineEvent.objects.filter(pk=event.pk).update(created_at=when)
         cursor = when
+
+
+def _rebuild_sla(incident: Incident) -> None:
+    """Re-create the incident's clocks as they would have run from its (back-dated) report:
+    met when it reached each phase, breached when that was late; open ones keep running and
+    the sweeper catches up on them, escalating what is overdue as it would in real life."""
+    SlaTimer.objects.filter(incident=incident).delete()
+    EscalationRun.objects.filter(incident=incident).delete()
+    timers = sla.start_timers(
+        incident, period_number=1, started_at=incident.reported_at, phases=list(Phase)
+    )
+    reached = {
+        Phase.ACKNOWLEDGE: incident.acknowledged_at,
+        Phase.MITIGATE: incident.mitigated_at,
+        Phase.RESOLVE: incident.resolved_at,
+    }
+    for timer in timers:
+        if incident.status in (Status.DISMISSED, Status.DUPLICATE):
+            timer.stopped_at = incident.acknowledged_at or incident.reported_at
+        elif reached[timer.phase] is not None:
+            timer.met_at = reached[timer.phase]
+            if timer.met_at > timer.due_at:
+                timer.breached_at = timer.due_at
+                timer.warned_at = timer.warn_at or timer.due_at
+        timer.save()
+    if incident.status == Status.REPORTED:
+        sla.schedule_escalation(incident, trigger="new", start=incident.reported_at)

@@ -43,10 +43,6 @@ class PreferenceForm(forms.Form):
             ("", f"The organisation's ({organization.timezone})"),
             *((name, name) for name in sorted(zoneinfo.available_timezones())),
         ]
-        self.fields["quiet_end"].help_text = (
-            "No e-mails in between, except for SEV-1 incidents; the inbox gets everything. "
-            "Over midnight works too (e.g. 22:00 until 07:00)."
-        )
 
     def clean(self):
         data = super().clean()

@@ -582,12 +582,35 @@ def chat_webhook_save(
             webhook = ChatWebhook(organization=organization)
         elif webhook.organization_id != organization.pk:
             raise PermissionDenied("That webhook belongs to another organisation.")
+        old_url = webhook.url if webhook.pk else None
         webhook.name = name.strip()
         webhook.url = url.strip()
         webhook.min_severity_level = min_severity_level
         webhook.is_active = is_active
         webhook.save()
+        _follow_webhook(webhook, old_url)
         return webhook
+
+
+def _follow_webhook(webhook: ChatWebhook, old_url: str | None) -> None:
+    """Deliveries waiting for a webhook follow its changes: a corrected URL is where retries
+    go, and a deactivated webhook gets nothing more (its waiting messages are skipped)."""
+    organization_id = webhook.organization_id
+    others = ChatWebhook.objects.filter(organization_id=organization_id).exclude(pk=webhook.pk)
+    waiting = Delivery.objects.filter(
+        organization_id=organization_id,
+        channel=Delivery.Channel.CHAT,
+        status__in=[Delivery.Status.PENDING, Delivery.Status.FAILED],
+    )
+    if old_url and old_url != webhook.url and not others.filter(url=old_url).exists():
+        for delivery in waiting.filter(target=old_url):
+            delivery.target = webhook.url
+            delivery.save(update_fields=["target"])
+    if not webhook.is_active and not others.filter(url=webhook.url, is_active=True).exists():
+        for delivery in waiting.filter(target=webhook.url, status=Delivery.Status.PENDING):
+            delivery.status = Delivery.Status.SKIPPED
+            delivery.last_error = f"The webhook “{webhook.name}” was deactivated."
+            delivery.save(update_fields=["status", "last_error"])
 
 
 @transaction.atomic
@@ -600,6 +623,7 @@ def chat_webhook_set_active(
             raise PermissionDenied("That webhook belongs to another organisation.")
         webhook.is_active = is_active
         webhook.save(update_fields=["is_active"])
+        _follow_webhook(webhook, webhook.url)
         return webhook
 
 

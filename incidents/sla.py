@@ -316,6 +316,7 @@ def _fire_run(run: EscalationRun, now) -> None:
         url=f"/o/{incident.organization.slug}/incidents/{incident.key}/",
         severity_level=incident.severity.level,
         key=f"escalation:{run.pk}",
+        now=now,
     )
     run.fired_at = now
     run.notified = notified
@@ -365,6 +366,7 @@ def _on_warning(timer: SlaTimer, now) -> None:
         url=f"/o/{incident.organization.slug}/incidents/{incident.key}/",
         severity_level=incident.severity.level,
         key=f"sla-warning:{timer.pk}",
+        now=now,
     )
 
 

@@ -358,3 +358,122 @@ def test_business_hours_form_refuses_an_inverted_day(acme, acme_admin, login):
         },
     )
     assert b"The working day must end after it starts." in response.content
+
+
+# — escalation ———————————————————————————————————————————————————————————————————————————
+
+
+@pytest.fixture
+def sev1_path(acme, other_responder, manager):
+    """SEV-1 path: Oscar at once, every manager after 10 minutes."""
+    from taxonomy.models import EscalationPath, EscalationStep
+
+    with scopes_disabled():
+        path = EscalationPath.objects.create(organization=acme, name="SEV-1", severity=sev1(acme))
+        EscalationStep.objects.create(
+            organization=acme,
+            path=path,
+            position=1,
+            delay_minutes=0,
+            target_kind="user",
+            user=other_responder,
+        )
+        EscalationStep.objects.create(
+            organization=acme,
+            path=path,
+            position=2,
+            delay_minutes=10,
+            target_kind="role",
+            role="manager",
+        )
+    return path
+
+
+def runs(incident):
+    from incidents.models import EscalationRun
+
+    with scopes_disabled():
+        return list(EscalationRun.objects.filter(incident=incident).order_by("due_at", "pk"))
+
+
+def inbox(user, incident):
+    from incidents.models import Notification
+
+    with scopes_disabled():
+        return list(
+            Notification.objects.filter(recipient=user, incident=incident).values_list(
+                "kind", flat=True
+            )
+        )
+
+
+def test_a_new_sev1_walks_its_path_step_by_step(
+    acme, responder, other_responder, manager, sev1_path
+):
+    incident = declare(acme, responder, severity=sev1(acme))
+    first, second = runs(incident)
+    assert first.trigger == second.trigger == "new"
+    counts = sla.sweep_due(now=first.due_at + dt.timedelta(seconds=1))
+    assert counts["escalated"] == 1
+    assert inbox(other_responder, incident) == ["escalation"]
+    assert inbox(manager, incident) == []
+    sla.sweep_due(now=second.due_at + dt.timedelta(seconds=1))
+    assert inbox(manager, incident) == ["escalation"]
+    fired = [run for run in runs(incident) if run.trigger == "new"]
+    assert all(run.fired_at for run in fired)
+    assert fired[0].notified[0]["user"] == other_responder.pk
+    assert "inbox" in fired[0].notified[0]["channels"]
+
+
+def test_acknowledging_stops_the_remaining_steps(acme, responder, manager, sev1_path):
+    incident = declare(acme, responder, severity=sev1(acme), commander=responder)
+    first, second = runs(incident)
+    sla.sweep_due(now=first.due_at + dt.timedelta(seconds=1))
+    transition(incident, "start_investigation", responder)
+    sla.sweep_due(now=second.due_at + dt.timedelta(minutes=1))
+    assert inbox(manager, incident) == []
+    assert runs(incident)[1].cancelled_at is not None
+
+
+def test_a_breach_walks_the_path_again_for_that_breach(acme, responder, other_responder, sev1_path):
+    incident = declare(acme, responder, severity=sev1(acme), commander=responder)
+    transition(incident, "start_investigation", responder)  # cancels the new-incident walk
+    mitigate = timers(incident)[("mitigate", 1)]
+    sla.sweep_due(now=mitigate.due_at + dt.timedelta(seconds=1))  # breach: schedules steps
+    sla.sweep_due(now=mitigate.due_at + dt.timedelta(seconds=2))  # step 1 due at once
+    breach_runs = [r for r in runs(incident) if r.trigger == f"breach:{mitigate.pk}"]
+    assert len(breach_runs) == 2
+    assert breach_runs[0].fired_at is not None
+    assert inbox(other_responder, incident).count("escalation") == 1
+
+
+def test_a_sev3_never_pages_the_sev1_path(acme, responder, sev1_path):
+    incident = declare(acme, responder)  # SEV-3
+    assert runs(incident) == []
+    with org_scope(acme):
+        assert sla.path_for(incident) is None
+
+
+def test_a_warning_reaches_the_watchers_once(acme, responder):
+    incident = declare(acme, responder, severity=sev1(acme))
+    ack = timers(incident)[("acknowledge", 1)]
+    sla.sweep_due(now=ack.warn_at + dt.timedelta(seconds=1))
+    sla.sweep_due(now=ack.warn_at + dt.timedelta(seconds=2))
+    assert inbox(responder, incident) == ["sla_warning"]
+    ack.refresh_from_db()
+    assert ack.warned_at is not None
+    assert ack.breached_at is None
+
+
+def test_dismissing_cancels_the_walk(acme, responder, other_responder, sev1_path):
+    incident = declare(acme, responder, severity=sev1(acme))
+    transition(incident, "dismiss", responder)
+    sla.sweep_due(now=timezone_now() + dt.timedelta(hours=1))
+    assert inbox(other_responder, incident) == []
+    assert all(run.cancelled_at for run in runs(incident))
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
