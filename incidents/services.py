@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_fsm import has_transition_perm
 from guardian.shortcuts import assign_perm, remove_perm
 
-from incidents import lifecycle, signals, sla
+from incidents import lifecycle, notify, signals, sla
 from incidents.lifecycle import TRANSITIONS, Missing, Status
 from incidents.models import (
     ImpactPeriod,
@@ -348,6 +348,12 @@ def incident_create(
     if is_restricted:
         _grant_view(incident, actor, actor, "reporter")
         _grant_view(incident, commander, actor, "commander")
+    notify.post_to_chat(
+        organization=organization,
+        incident=incident,
+        text=f"Declared {incident.key} · {incident.severity} · {incident.title}",
+        key=f"chat:declared:{incident.pk}",
+    )
     _on_commit_send(signals.incident_created, incident, actor_id=actor.pk if actor else None)
     return incident
 
@@ -689,6 +695,13 @@ def incident_transition(
     )
     if name == "mark_duplicate":
         _merge_into(incident, duplicate_of, actor)
+    notify.post_to_chat(
+        organization=incident.organization,
+        incident=incident,
+        text=f"{incident.key} is now {incident.get_status_display().lower()}"
+        + (f" ({actor})" if actor else ""),
+        key=f"chat:status:{incident.pk}:{incident.version}",
+    )
     _on_commit_send(
         signals.incident_transitioned,
         incident,

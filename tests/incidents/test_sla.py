@@ -477,3 +477,26 @@ def timezone_now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_chat_webhooks_hear_about_declarations_and_status_changes(acme, responder):
+    from incidents.models import ChatWebhook, Delivery
+
+    with scopes_disabled():
+        ChatWebhook.objects.create(
+            organization=acme,
+            name="#incidents",
+            url="https://chat.example.test/hook",
+            min_severity_level=3,
+        )
+    incident = declare(acme, responder)  # SEV-3
+    declare(acme, responder, title="Cosmetic", severity=severity(acme, "SEV-4"))
+    transition(incident, "dismiss", responder)
+    with scopes_disabled():
+        texts = [d.payload["text"] for d in Delivery.objects.filter(channel="chat")]
+    assert sorted(texts) == sorted(
+        [
+            f"Declared {incident.key} · SEV-3 · Checkout fails",
+            f"{incident.key} is now dismissed (Rita)",
+        ]
+    ), "one message each, and none for the SEV-4 below the webhook's threshold"
