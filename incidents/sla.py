@@ -340,7 +340,8 @@ def _on_breach(timer: SlaTimer, now) -> None:
         kind="sla",
         message=(
             f"{timer.get_phase_display()} SLA breached "
-            f"(target {timer.target_minutes} min, due {timezone.localtime(timer.due_at):%H:%M %Z})"
+            f"(target {timer.target_minutes} min, due "
+            f"{timezone.localtime(timer.due_at, incident.organization.tzinfo):%H:%M %Z})"
         ),
         data={"timer": timer.pk, "late_seconds": late.total_seconds()},
     )
@@ -361,7 +362,7 @@ def _on_warning(timer: SlaTimer, now) -> None:
         kind="sla_warning",
         title=f"{incident.key} · {timer.get_phase_display()} SLA due in {left} min",
         body=f"{incident.title}: {timer.get_phase_display().lower()} is due "
-        f"{timezone.localtime(timer.due_at):%H:%M %Z}.",
+        f"{timezone.localtime(timer.due_at, incident.organization.tzinfo):%H:%M %Z}.",
         incident=incident,
         url=f"/o/{incident.organization.slug}/incidents/{incident.key}/",
         severity_level=incident.severity.level,
