@@ -34,7 +34,7 @@ run: install
 	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start
 
 web:
-	$(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --timeout 60 --access-logfile -
+	$(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --timeout 60 --access-logfile - --logger-class config.redact.RedactingGunicornLogger
 worker:
 	$(VENV)/bin/celery -A config worker --loglevel INFO --concurrency 2
 beat:

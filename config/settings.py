@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 60},
     },
+    "sweep-alerts": {
+        "task": "integrations.tasks.sweep_alerts_task",
+        "schedule": 5.0,
+        "options": {"expires": 30},
+    },
     "sweep-ownership-requests": {
         "task": "incidents.tasks.sweep_ownership_requests_task",
         "schedule": 60.0,
@@ -206,6 +211,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_hook_secrets": {"()": "config.redact.RedactHookSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_hook_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
 }

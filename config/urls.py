@@ -29,5 +29,6 @@ urlpatterns = [
         name="invitation_accept",
     ),
     path("admin/", admin.site.urls),
+    path("hooks/", include("integrations.urls")),
     path("o/<slug:org_slug>/", include(org_patterns)),
 ]

@@ -4,3 +4,33 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        from integrations import models
+        from tenancy.audit import audit_register
+
+        audit_register(
+            models.AlertSource,
+            exclude_fields=[
+                "secret_hash",
+                "previous_secret_hash",
+                "hmac_secret",
+                "previous_hmac_secret",
+                "last_heartbeat_at",
+                "rejected_count",
+            ],
+        )
+        audit_register(models.CorrelationRule)
+        audit_register(models.MaintenanceWindow)
+
+        from incidents.registry import duplicate_movers
+
+        if _move_alert_groups not in duplicate_movers:
+            duplicate_movers.append(_move_alert_groups)
+
+
+def _move_alert_groups(*, duplicate, primary) -> None:
+    """mark_duplicate moves the duplicate's alert groups to the primary; nothing is deleted."""
+    from integrations.models import AlertGroup
+
+    AlertGroup.objects.filter(incident=duplicate).update(incident=primary)

@@ -20,6 +20,11 @@ class OrgSettings(OrgOwned):
     classification_mode = models.CharField(
         max_length=10, choices=ClassificationMode.choices, default=ClassificationMode.STATIC
     )
+    alerts_resolve_mitigates = models.BooleanField(
+        "resolved alerts mitigate",
+        default=False,
+        help_text="When every alert of an investigating incident resolves, move it to mitigated.",
+    )
     ownership_escalation_minutes = models.PositiveIntegerField(
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_scopes.manager import DisabledQuerySet
 
 from incidents.models import IncidentGroupObjectPermission, IncidentUserObjectPermission, KeyCounter
+from integrations.models import Alert, AlertGroup, RawPayload, SignatureSeen
 from tenancy.models import AuditEntry, Organization, OrgOwned, User
 
 VIGIL_APPS = {
@@ -33,6 +34,10 @@ NOT_TENANT_OWNED = {
 NOT_AUDITED = {
     AuditEntry: "the audit trail itself",
     KeyCounter: "a counter bumped in SQL; each number's use is audited as its incident's creation",
+    RawPayload: "machine input, stored verbatim: the row is its own record",
+    Alert: "machine input, normalised from a stored raw payload",
+    AlertGroup: "machine state derived from alerts (links to incidents are on the timeline)",
+    SignatureSeen: "replay guard for HMAC signatures",
 }
 
 
@@ -82,6 +87,7 @@ NOT_UNDER_ORG = {
     "readyz": "probe",
     "accounts/": "sign-in, password and invitation pages",
     "admin/": "the cross-tenant staff admin",
+    "hooks/": "monitoring tools authenticate with the source's secret, not a login",
     "static/": "assets",
 }
 

@@ -1,0 +1,513 @@
+"""Alert ingestion: authenticate, store the raw payload, normalise, suppress, dedup, correlate,
+open or attach incidents, sync resolves. Nothing here needs Redis."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from incidents import services as incident_services
+from incidents.lifecycle import OPEN_STATES
+from incidents.models import Incident, TimelineEvent
+from integrations.models import (
+    Alert,
+    AlertGroup,
+    AlertSource,
+    CorrelationRule,
+    MaintenanceWindow,
+    RawPayload,
+    SignatureSeen,
+)
+from integrations.normalized import NormalizedAlert, PayloadError
+from taxonomy.models import OrgSettings, SeverityLevel
+from tenancy.scoping import org_scope
+
+MAX_BODY_BYTES = 1024 * 1024
+SIGNATURE_TOLERANCE_SECONDS = 300
+SEVERITY_WORDS = {
+    1: {"critical", "crit", "p1", "sev1", "sev-1", "fatal", "emergency", "alert", "page"},
+    2: {"error", "high", "p2", "sev2", "sev-2", "major"},
+    3: {"warning", "warn", "medium", "p3", "sev3", "sev-3", "minor"},
+    4: {"info", "low", "p4", "p5", "sev4", "sev-4", "debug", "ok"},
+}
+
+
+class IngestError(Exception):
+    """Refused with an HTTP status and a message safe to show the sender."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+# — authentication ——————————————————————————————————————————————————————————————————————
+
+
+def source_for(public_id: str) -> AlertSource:
+    """The enabled source with this public id, or 404 — missing and disabled look alike."""
+    source = (
+        AlertSource.objects.with_scopes_disabled()  # the public id is how a sender finds its org
+        .select_related("organization")
+        .filter(public_id=public_id, is_enabled=True)
+        .first()
+    )
+    if source is None:
+        raise IngestError(404, "Unknown alert source.")
+    return source
+
+
+def check_secret(source: AlertSource, *, bearer: str, path_secret: str, body_secret: str) -> None:
+    if path_secret and not source.secret_in_url:
+        raise IngestError(401, "This source does not accept its secret in the URL.")
+    for candidate in (bearer, path_secret, body_secret if source.kind == "pagerduty" else ""):
+        if candidate and source.secret_matches(candidate):
+            return
+    raise IngestError(401, "Missing or wrong secret.")
+
+
+def _parse_signature(header: str) -> tuple[int, list[str]]:
+    stamp, signatures = None, []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            try:
+                stamp = int(value)
+            except ValueError:
+                break
+        elif key == "v1" and value:
+            signatures.append(value.lower())
+    if stamp is None or not signatures:
+        raise IngestError(401, "X-Vigil-Signature must look like t=<unix seconds>,v1=<hex>.")
+    return stamp, signatures
+
+
+def check_signature(source: AlertSource, *, header: str, body: bytes, now=None) -> None:
+    """HMAC-SHA256 of "<t>.<raw body>" with the source's secret (or the previous one while it is
+    rotated); several v1= values allowed; ±300 s; a signature is accepted once."""
+    if not source.hmac_secret:
+        return
+    if not header:
+        raise IngestError(401, "This source requires an X-Vigil-Signature header.")
+    stamp, given = _parse_signature(header)
+    now = now or timezone.now()
+    if abs(now.timestamp() - stamp) > SIGNATURE_TOLERANCE_SECONDS:
+        raise IngestError(401, "Signature timestamp is more than 300 s away from now.")
+    message = f"{stamp}.".encode() + body
+    keys = [k for k in (source.hmac_secret, source.previous_hmac_secret) if k]
+    expected = [hmac.new(k.encode(), message, hashlib.sha256).hexdigest() for k in keys]
+    matched = next((g for g in given for e in expected if hmac.compare_digest(g, e)), None)
+    if matched is None:
+        raise IngestError(401, "Signature does not match.")
+    try:
+        with transaction.atomic():
+            SignatureSeen.objects.create(
+                organization_id=source.organization_id,
+                source=source,
+                signature=matched,
+                seen_at=now,
+            )
+    except IntegrityError:
+        raise IngestError(401, "This signature was used already (replay refused).") from None
+
+
+# — rate limiting (in process: ingestion must not depend on Redis) ———————————————————
+
+
+class _Window:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts: dict[tuple, int] = {}
+
+    def hit(self, key, limit: int, now: float) -> int | None:
+        """None when allowed, else seconds until the next minute starts."""
+        minute = int(now // 60)
+        with self.lock:
+            if len(self.counts) > 10_000:
+                self.counts = {k: v for k, v in self.counts.items() if k[-1] == minute}
+            count = self.counts.get((*key, minute), 0) + 1
+            self.counts[(*key, minute)] = count
+        if count > limit:
+            return 60 - int(now % 60) or 1
+        return None
+
+
+_WINDOW = _Window()
+ORG_LIMIT_PER_MINUTE = 20_000
+
+
+def check_rate(source: AlertSource, now: float | None = None) -> None:
+    now = now if now is not None else time.time()
+    for key, limit in (
+        (("source", source.pk), source.rate_limit_per_minute),
+        (("org", source.organization_id), ORG_LIMIT_PER_MINUTE),
+    ):
+        wait = _WINDOW.hit(key, limit, now)
+        if wait is not None:
+            raise IngestError(429, f"Rate limit of {limit} posts per minute reached.", wait)
+
+
+def count_rejection(source: AlertSource) -> None:
+    AlertSource.objects.with_scopes_disabled().filter(pk=source.pk).update(
+        rejected_count=F("rejected_count") + 1
+    )
+
+
+# — store and process ——————————————————————————————————————————————————————————————————
+
+
+def store_raw(*, source: AlertSource, body: bytes, content_type: str) -> RawPayload:
+    """Commit exactly what was sent before anything else happens."""
+    with transaction.atomic():
+        return RawPayload.objects.create(
+            organization_id=source.organization_id,
+            source=source,
+            content_type=content_type[:100],
+            body=body.decode("utf-8", "replace"),
+        )
+
+
+@dataclass
+class Outcome:
+    alerts: int = 0
+    groups_new: int = 0
+    groups_joined: int = 0
+    resolved: int = 0
+    suppressed: int = 0
+    incidents: list[str] = field(default_factory=list)
+
+
+def parse_json(body: bytes):
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PayloadError(f"body: not valid JSON ({error})") from None
+
+
+def level_for(word: str) -> int | None:
+    word = (word or "").strip().lower()
+    return next((level for level, words in SEVERITY_WORDS.items() if word in words), None)
+
+
+def _upsert_group(source: AlertSource, alert: NormalizedAlert, now) -> tuple[int, bool]:
+    """Join the open group of this fingerprint or open one: a single INSERT … ON CONFLICT on
+    the partial unique index, so concurrent identical posts make exactly one group."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO integrations_alertgroup
+                (organization_id, source_id, fingerprint, status, title, severity, labels,
+                 first_seen, last_seen, count, is_suppressed)
+            VALUES (%s, %s, %s, 'firing', %s, %s, %s, %s, %s, 1, false)
+            ON CONFLICT (organization_id, source_id, fingerprint) WHERE status = 'firing'
+            DO UPDATE SET count = integrations_alertgroup.count + 1,
+                          last_seen = EXCLUDED.last_seen
+            RETURNING id, (xmax = 0) AS inserted
+            """,
+            [
+                source.organization_id,
+                source.pk,
+                alert.fingerprint,
+                alert.title,
+                alert.severity[:30],
+                json.dumps(alert.labels),
+                now,
+                now,
+            ],
+        )
+        group_id, inserted = cursor.fetchone()
+    return group_id, inserted
+
+
+def _window_for(source: AlertSource, alert: NormalizedAlert, windows, now):
+    service_id = source.default_service_id
+    for window in windows:
+        if window.service_id and window.service_id != service_id:
+            continue
+        if any(alert.labels.get(k) != v for k, v in (window.match_labels or {}).items()):
+            continue
+        if window.covers(now):
+            return window
+    return None
+
+
+def _rule_for(group: AlertGroup, rules):
+    text = group.title.lower()
+    for rule in rules:
+        if rule.source_id and rule.source_id != group.source_id:
+            continue
+        if any(group.labels.get(k) != v for k, v in (rule.match_labels or {}).items()):
+            continue
+        if rule.match_text and not all(w in text for w in rule.match_text.lower().split()):
+            continue
+        return rule
+    return None
+
+
+def _open_incident_for_service(organization_id: int, service_id: int | None):
+    if not service_id:
+        return None
+    return (
+        Incident.objects.filter(
+            organization_id=organization_id, status__in=OPEN_STATES, primary_service_id=service_id
+        )
+        .order_by("-reported_at")
+        .first()
+    )
+
+
+def _link(group: AlertGroup, incident: Incident, now, message: str) -> None:
+    group.incident = incident
+    group.save(update_fields=["incident"])
+    Alert.objects.filter(group=group, incident_linked_at__isnull=True).update(
+        incident_linked_at=now
+    )
+    TimelineEvent.objects.create(
+        organization_id=incident.organization_id,
+        incident=incident,
+        kind=TimelineEvent.Kind.ALERT,
+        message=message,
+        data={"group": group.pk, "fingerprint": group.fingerprint},
+    )
+
+
+def correlate(group: AlertGroup, *, now) -> Incident | None:
+    """Decide what an open, unlinked, unsuppressed group does: the first matching rule's
+    action, gates and classification; with no rule, open an incident from the source's
+    defaults."""
+    if group.incident_id or group.is_suppressed or group.status != AlertGroup.Status.FIRING:
+        return group.incident
+    source = group.source
+    # A fingerprint that fires again while its last incident is still open rejoins it.
+    previous = (
+        AlertGroup.objects.filter(
+            source=source, fingerprint=group.fingerprint, incident__status__in=OPEN_STATES
+        )
+        .exclude(pk=group.pk)
+        .select_related("incident")
+        .order_by("-last_seen")
+        .first()
+    )
+    if previous is not None:
+        _link(group, previous.incident, now, f"Alert fired again: {group.title}")
+        return previous.incident
+    rules = list(
+        CorrelationRule.objects.filter(organization_id=group.organization_id, is_active=True)
+    )
+    rule = _rule_for(group, rules)
+    if rule is not None and rule.action == CorrelationRule.Action.RECORD:
+        return None
+    if rule is not None and rule.threshold_count > 1:
+        since = now - timezone.timedelta(minutes=rule.threshold_window_minutes)
+        recent = Alert.objects.filter(group=group, received_at__gte=since).count()
+        if recent < rule.threshold_count:
+            return None
+    firing_for = (now - group.first_seen).total_seconds()
+    if rule is not None and rule.min_firing_seconds and firing_for < rule.min_firing_seconds:
+        return None  # sweep_pending looks again later
+    service = (rule.set_service if rule and rule.set_service_id else None) or source.default_service
+    if rule is not None and rule.action == CorrelationRule.Action.ATTACH:
+        incident = _open_incident_for_service(
+            group.organization_id, service.pk if service else None
+        )
+        if incident is not None:
+            _link(group, incident, now, f"Alert attached: {group.title}")
+            return incident
+    levels = {
+        s.level: s for s in SeverityLevel.objects.filter(organization_id=group.organization_id)
+    }
+    severity = (rule.set_severity if rule and rule.set_severity_id else None) or levels.get(
+        level_for(group.severity) or max(levels, default=4)
+    )
+    incident = incident_services.incident_create(
+        organization=source.organization,
+        actor=None,
+        title=group.title,
+        description=f"Opened by alert source {source.name} (fingerprint {group.fingerprint}).",
+        severity=severity,
+        category=(rule.set_category if rule and rule.set_category_id else None)
+        or source.default_category,
+        primary_service=service,
+        owning_team=(rule.set_team if rule and rule.set_team_id else None) or source.default_team,
+        source=Incident.Source.ALERT,
+        labels=group.labels,
+    )
+    _link(group, incident, now, f"Opened from alert: {group.title} ({source.name})")
+    return incident
+
+
+def _resolve_group(source: AlertSource, alert: NormalizedAlert, now) -> AlertGroup | None:
+    group = (
+        AlertGroup.objects.select_for_update()
+        .filter(source=source, fingerprint=alert.fingerprint, status=AlertGroup.Status.FIRING)
+        .first()
+    )
+    if group is None:
+        return None
+    group.status = AlertGroup.Status.RESOLVED
+    group.resolved_at = now
+    group.last_seen = now
+    group.save(update_fields=["status", "resolved_at", "last_seen"])
+    if group.incident_id:
+        _after_group_resolved(group, now)
+    return group
+
+
+def _after_group_resolved(group: AlertGroup, now) -> None:
+    incident = Incident.objects.get(pk=group.incident_id)
+    still_firing = AlertGroup.objects.filter(incident=incident, status="firing").exists()
+    if still_firing:
+        return
+    TimelineEvent.objects.create(
+        organization_id=incident.organization_id,
+        incident=incident,
+        kind=TimelineEvent.Kind.ALERT,
+        message="Every alert of this incident has resolved.",
+    )
+    settings_row = OrgSettings.objects.filter(organization_id=incident.organization_id).first()
+    if (
+        settings_row
+        and settings_row.alerts_resolve_mitigates
+        and incident.status == "investigating"
+    ):
+        try:
+            incident_services.incident_transition(
+                incident=incident, name="mitigate", actor=None, note="All alerts resolved"
+            )
+        except Exception as error:  # noqa: BLE001 — say why on the timeline, never fail ingest
+            TimelineEvent.objects.create(
+                organization_id=incident.organization_id,
+                incident=incident,
+                kind=TimelineEvent.Kind.ALERT,
+                message="Not moved to mitigated: "
+                + " ".join(getattr(error, "messages", [str(error)])),
+            )
+
+
+def process(raw: RawPayload, alerts: list[NormalizedAlert], *, now=None) -> Outcome:
+    """Everything after the raw payload is committed, in one transaction per payload."""
+    now = now or timezone.now()
+    outcome = Outcome()
+    source = raw.source
+    with org_scope(raw.organization_id), transaction.atomic():
+        windows = [
+            w
+            for w in MaintenanceWindow.objects.filter(
+                organization_id=raw.organization_id, is_active=True
+            )
+        ]
+        touched: dict[int, bool] = {}
+        rows = []
+        for normalized in alerts:
+            window = _window_for(source, normalized, windows, now)
+            group_id = None
+            if normalized.status == "resolved":
+                group = _resolve_group(source, normalized, now)
+                group_id = group.pk if group else None
+                outcome.resolved += 1
+            elif normalized.status == "acknowledged":
+                # The sender's own acknowledgement: recorded on the open group, opens nothing.
+                group_id = (
+                    AlertGroup.objects.filter(
+                        source=source, fingerprint=normalized.fingerprint, status="firing"
+                    )
+                    .values_list("pk", flat=True)
+                    .first()
+                )
+            else:
+                group_id, inserted = _upsert_group(source, normalized, now)
+                touched[group_id] = touched.get(group_id, False) or inserted
+                if inserted:
+                    outcome.groups_new += 1
+                else:
+                    outcome.groups_joined += 1
+                if window is not None:
+                    AlertGroup.objects.filter(pk=group_id).update(is_suppressed=True)
+                    outcome.suppressed += 1
+            rows.append(
+                Alert(
+                    organization_id=raw.organization_id,
+                    source=source,
+                    raw=raw,
+                    group_id=group_id,
+                    fingerprint=normalized.fingerprint,
+                    status=normalized.status,
+                    title=normalized.title,
+                    severity=normalized.severity[:30],
+                    labels=normalized.labels,
+                    annotations=normalized.annotations,
+                    description=normalized.description,
+                    links=normalized.links,
+                    starts_at=normalized.starts_at,
+                    ends_at=normalized.ends_at,
+                    received_at=raw.received_at,
+                    processed_at=now,
+                    suppressed_by=window,
+                )
+            )
+        Alert.objects.bulk_create(rows)
+        outcome.alerts = len(rows)
+        for group in AlertGroup.objects.filter(pk__in=list(touched)).select_related(
+            "source", "source__organization", "source__default_service"
+        ):
+            incident = correlate(group, now=now)
+            if incident is not None and incident.key not in outcome.incidents:
+                outcome.incidents.append(incident.key)
+        RawPayload.objects.filter(pk=raw.pk).update(
+            status=RawPayload.Status.PROCESSED, processed_at=now, alert_count=len(rows)
+        )
+    return outcome
+
+
+def sweep_pending(*, now=None, limit: int = 200) -> dict:
+    """The safety net: groups a gate held back (minimum firing time, threshold) get another
+    look, and payloads whose processing failed after they were committed are processed again.
+    Cross-tenant by design; each row is handled in its own organisation's scope."""
+    from django_scopes import scopes_disabled
+
+    from integrations.adapters import normalize
+
+    now = now or timezone.now()
+    counts = {"groups": 0, "payloads": 0}
+    with scopes_disabled():
+        waiting = list(
+            AlertGroup.objects.filter(
+                status="firing", incident__isnull=True, is_suppressed=False
+            ).values_list("pk", "organization_id")[:limit]
+        )
+        stuck = list(
+            RawPayload.objects.filter(
+                status=RawPayload.Status.RECEIVED,
+                received_at__lte=now - timezone.timedelta(minutes=1),
+            ).values_list("pk", "organization_id")[:limit]
+        )
+    for group_id, org_id in waiting:
+        with org_scope(org_id), transaction.atomic():
+            group = (
+                AlertGroup.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=group_id, incident__isnull=True)
+                .select_related("source", "source__organization", "source__default_service")
+                .first()
+            )
+            if group is not None and correlate(group, now=now) is not None:
+                counts["groups"] += 1
+    for raw_id, org_id in stuck:
+        with org_scope(org_id):
+            raw = RawPayload.objects.select_related("source").filter(pk=raw_id).first()
+            if raw is None or raw.status != RawPayload.Status.RECEIVED:
+                continue
+            try:
+                process(raw, normalize(raw.source.kind, parse_json(raw.body.encode())), now=now)
+                counts["payloads"] += 1
+            except PayloadError as error:
+                RawPayload.objects.filter(pk=raw.pk).update(
+                    status=RawPayload.Status.FAILED, error=str(error)[:500]
+                )
+    return counts
