@@ -9,6 +9,7 @@ org_patterns = [
     path("", include("tenancy.urls")),
     path("incidents/", include("incidents.urls")),
     path("notifications/", include("incidents.notification_urls")),
+    path("integrations/", include("integrations.admin_urls")),
     path("settings/taxonomy/", include("taxonomy.urls")),
     path("compliance/", include("compliance.urls")),
 ]

@@ -16,12 +16,14 @@ class IntegrationsConfig(AppConfig):
                 "previous_secret_hash",
                 "hmac_secret",
                 "previous_hmac_secret",
+                "outbound_secret",
                 "last_heartbeat_at",
                 "rejected_count",
             ],
         )
         audit_register(models.CorrelationRule)
         audit_register(models.MaintenanceWindow)
+        audit_register(models.OutboundCall, exclude_fields=["payload", "response"])
 
         from incidents.registry import duplicate_movers
 

@@ -64,6 +64,15 @@ class AlertSource(OrgOwned):
     )
     is_enabled = models.BooleanField(default=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=6000)
+    alertmanager_api_url = models.URLField(
+        blank=True,
+        help_text="Alertmanager's base URL: Vigil silences an incident's alerts while it is "
+        "acknowledged and expires the silence on resolve.",
+    )
+    outbound_webhook_url = models.URLField(
+        blank=True, help_text="Vigil posts the incident's state here, signed like inbound calls."
+    )
+    outbound_secret = models.CharField(max_length=128, blank=True)
     heartbeat_minutes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Expect a ping at least this often."
     )
@@ -287,6 +296,48 @@ class CorrelationRule(OrgOwned):
             raise ValidationError(
                 {"match_labels": 'A JSON object of strings, e.g. {"env": "prod"}.'}
             )
+
+
+class OutboundCall(OrgOwned):
+    """A call Vigil makes back to a source (a silence, a state webhook), retried with backoff
+    and shown on the source's health page. Never blocks what caused it."""
+
+    class Kind(models.TextChoices):
+        SILENCE_CREATE = "silence_create", "Create silence"
+        SILENCE_EXPIRE = "silence_expire", "Expire silence"
+        WEBHOOK = "webhook", "State webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="outbound")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=500, blank=True)
+    response = models.TextField(blank=True)
+    silence_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="outbound_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.incident_id}"
 
 
 class MaintenanceWindow(OrgOwned):
