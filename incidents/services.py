@@ -683,6 +683,10 @@ def incident_transition(
     incident.updated_at = now
     incident.save()
     sla.on_transition(incident, previous=previous, target=target, now=now)
+    from incidents.registry import transition_hooks
+
+    for hook in transition_hooks:
+        hook(incident=incident, previous=previous, target=target)
     message = f"{incident.get_status_display()} (was {Status(previous).label.lower()})"
     record(
         incident,

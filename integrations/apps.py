@@ -25,10 +25,13 @@ class IntegrationsConfig(AppConfig):
         audit_register(models.MaintenanceWindow)
         audit_register(models.OutboundCall, exclude_fields=["payload", "response"])
 
-        from incidents.registry import duplicate_movers
+        from incidents.registry import duplicate_movers, transition_hooks
+        from integrations.outbound import on_transition
 
         if _move_alert_groups not in duplicate_movers:
             duplicate_movers.append(_move_alert_groups)
+        if on_transition not in transition_hooks:
+            transition_hooks.append(on_transition)
 
 
 def _move_alert_groups(*, duplicate, primary) -> None:

@@ -511,3 +511,60 @@ def sweep_pending(*, now=None, limit: int = 200) -> dict:
                     status=RawPayload.Status.FAILED, error=str(error)[:500]
                 )
     return counts
+
+
+HEARTBEAT_PREFIX = "heartbeat:"
+
+
+def check_heartbeats(*, now=None) -> int:
+    """Open "Monitoring source X silent" for every heartbeat that is overdue (once: the open
+    group of its fingerprint takes the repeats)."""
+    from django_scopes import scopes_disabled
+
+    now = now or timezone.now()
+    opened = 0
+    with scopes_disabled():
+        sources = list(
+            AlertSource.objects.filter(
+                is_enabled=True, heartbeat_minutes__isnull=False
+            ).select_related("organization", "default_service")
+        )
+    for source in sources:
+        last = source.last_heartbeat_at or source.created_at
+        if now - last < timezone.timedelta(minutes=source.heartbeat_minutes):
+            continue
+        silent = NormalizedAlert(
+            fingerprint=f"{HEARTBEAT_PREFIX}{source.pk}",
+            status="firing",
+            title=f"Monitoring source {source.name} silent",
+            severity="error",
+            labels={"vigil_heartbeat": source.name},
+            description=f"No heartbeat since {last:%Y-%m-%d %H:%M %Z}; expected every "
+            f"{source.heartbeat_minutes} min.",
+        )
+        with org_scope(source.organization_id), transaction.atomic():
+            if AlertGroup.objects.filter(
+                source=source, fingerprint=silent.fingerprint, status="firing"
+            ).exists():
+                continue
+            group_id, _ = _upsert_group(source, silent, now)
+            group = AlertGroup.objects.select_related(
+                "source", "source__organization", "source__default_service"
+            ).get(pk=group_id)
+            correlate(group, now=now)
+            opened += 1
+    return opened
+
+
+def heartbeat_received(source: AlertSource, *, now=None) -> None:
+    """A ping: remember it, and resolve the "silent" group if one is open."""
+    now = now or timezone.now()
+    with org_scope(source.organization_id), transaction.atomic():
+        AlertSource.objects.filter(pk=source.pk).update(last_heartbeat_at=now)
+        _resolve_group(
+            source,
+            NormalizedAlert(
+                fingerprint=f"{HEARTBEAT_PREFIX}{source.pk}", status="resolved", title="heartbeat"
+            ),
+            now,
+        )

@@ -6,8 +6,26 @@ from celery import shared_task
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_alerts_task() -> dict:
     """Beat entry point: groups held back by a gate, payloads whose processing failed."""
-    from integrations import ingest
+    from integrations import ingest, outbound
     from tenancy.audit import audit_context
 
     with audit_context(origin="task:sweep_alerts"):
-        return ingest.sweep_pending()
+        counts = ingest.sweep_pending()
+        counts["heartbeats"] = ingest.check_heartbeats()
+        counts["outbound"] = outbound.sweep()
+        return counts
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def send_outbound_task(self, org_id: int, call_id: int) -> str:
+    """Perform one outbound call; a redelivered message finds it claimed or done."""
+    from integrations import outbound
+    from integrations.models import OutboundCall
+    from tenancy.scoping import org_scope
+
+    with org_scope(org_id):
+        call = OutboundCall.objects.filter(pk=call_id).first()
+        if call is None:
+            return "missing"
+        result = outbound.send(call=call)
+        return result.status if result else "not claimable"

@@ -7,7 +7,6 @@ import logging
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -16,7 +15,6 @@ from integrations.adapters import normalize
 from integrations.ingest import IngestError
 from integrations.models import RawPayload
 from integrations.normalized import PayloadError
-from tenancy.scoping import org_scope
 
 log = logging.getLogger(__name__)
 JSON_TYPES = ("application/json", "text/json")
@@ -116,6 +114,5 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
 
 
 def _heartbeat(source):
-    with org_scope(source.organization_id):
-        type(source).objects.filter(pk=source.pk).update(last_heartbeat_at=timezone.now())
+    ingest.heartbeat_received(source)
     return JsonResponse({"heartbeat": "ok"}, status=202)
