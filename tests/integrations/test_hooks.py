@@ -585,3 +585,16 @@ def test_a_payload_whose_processing_failed_is_processed_by_the_sweep(acme):
         raw.refresh_from_db()
     assert raw.status == "processed"
     assert len(incidents(acme)) == 1
+
+
+def test_the_incident_page_lists_its_alerts(acme, make_member, login):
+    from tenancy.roles import Role
+
+    source = make_source(acme)
+    post(source, am_body(am_alert()))
+    post(source, am_body(am_alert()))
+    responder = make_member(acme, Role.RESPONDER).user
+    page = login(responder).get("/o/acme/incidents/ACME-1/")
+    assert b"Related alerts" in page.content
+    assert "HighErrorRate on checkout" in page.content.decode()
+    assert "2×" in page.content.decode()
