@@ -101,7 +101,13 @@ def check_signature(source: AlertSource, *, header: str, body: bytes, now=None) 
     if abs(now.timestamp() - stamp) > SIGNATURE_TOLERANCE_SECONDS:
         raise IngestError(401, "Signature timestamp is more than 300 s away from now.")
     message = f"{stamp}.".encode() + body
-    keys = [k for k in (source.hmac_secret, source.previous_hmac_secret) if k]
+    keys = [source.hmac_secret]
+    if (
+        source.previous_hmac_secret
+        and source.previous_secret_expires_at
+        and source.previous_secret_expires_at > now
+    ):
+        keys.append(source.previous_hmac_secret)  # the rotation's overlap, as for the bearer
     expected = [hmac.new(k.encode(), message, hashlib.sha256).hexdigest() for k in keys]
     matched = next((g for g in given for e in expected if hmac.compare_digest(g, e)), None)
     if matched is None:
@@ -238,7 +244,7 @@ def _window_for(source: AlertSource, alert: NormalizedAlert, windows, now):
     return None
 
 
-def _rule_for(group: AlertGroup, rules):
+def rule_for(group: AlertGroup, rules):
     text = group.title.lower()
     for rule in rules:
         if rule.source_id and rule.source_id != group.source_id:
@@ -301,7 +307,7 @@ def correlate(group: AlertGroup, *, now) -> Incident | None:
     rules = list(
         CorrelationRule.objects.filter(organization_id=group.organization_id, is_active=True)
     )
-    rule = _rule_for(group, rules)
+    rule = rule_for(group, rules)
     if rule is not None and rule.action == CorrelationRule.Action.RECORD:
         return None
     if rule is not None and rule.threshold_count > 1:
@@ -337,6 +343,7 @@ def correlate(group: AlertGroup, *, now) -> Incident | None:
         primary_service=service,
         owning_team=(rule.set_team if rule and rule.set_team_id else None) or source.default_team,
         source=Incident.Source.ALERT,
+        kind=Incident.Kind.TEST if group.labels.get("vigil_test") == "true" else Incident.Kind.REAL,
         labels=group.labels,
     )
     _link(group, incident, now, f"Opened from alert: {group.title} ({source.name})")

@@ -598,3 +598,28 @@ def test_the_incident_page_lists_its_alerts(acme, make_member, login):
     assert b"Related alerts" in page.content
     assert "HighErrorRate on checkout" in page.content.decode()
     assert "2×" in page.content.decode()
+
+
+def test_an_old_hmac_secret_works_only_during_the_rotation_overlap(acme):
+    source = make_source(
+        acme,
+        hmac_secret="new-key",
+        previous_hmac_secret="old-key",
+        previous_secret_expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    body = json.dumps(am_body(am_alert())).encode()
+    headers = {"HTTP_X_VIGIL_SIGNATURE": signed(body, "old-key")}
+    assert post(source, None, raw=body, headers=headers).status_code == 202
+    with scopes_disabled():
+        AlertSource.objects.filter(pk=source.pk).update(
+            previous_secret_expires_at=timezone.now() - dt.timedelta(seconds=1)
+        )
+    headers = {"HTTP_X_VIGIL_SIGNATURE": signed(body, "old-key", int(time.time()) + 2)}
+    assert post(source, None, raw=body, headers=headers).status_code == 401
+
+
+def test_a_test_alert_opens_a_test_incident_kept_out_of_metrics(acme):
+    post(make_source(acme), am_body(am_alert(vigil_test="true")))
+    [incident] = incidents(acme)
+    assert incident.kind == "test"
+    assert not incident.counts_in_metrics
