@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test lint format install install-dev migrate seed bench clean web worker beat
+.PHONY: run test lint format install install-dev migrate seed bench clean web worker sweeper beat
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,9 @@ run: install
 web:
 	$(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --timeout 60 --access-logfile - --logger-class config.redact.RedactingGunicornLogger
 worker:
-	$(VENV)/bin/celery -A config worker --loglevel INFO --concurrency 2
+	$(VENV)/bin/celery -A config worker --loglevel INFO --concurrency 2 -Q celery,sla -n worker@%h
+sweeper:
+	$(VENV)/bin/celery -A config worker --loglevel INFO --concurrency 1 -Q sla -n sweeper@%h
 beat:
 	$(VENV)/bin/celery -A config beat --loglevel INFO
 

@@ -179,6 +179,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "visibility_timeout": 3600}
+# The sweeper has a queue of its own so deadlines never wait behind other work (Procfile:
+# "sweeper" serves it); every worker may serve it too.
+CELERY_TASK_ROUTES = {"incidents.tasks.sweep_sla_task": {"queue": "sla"}}
 SLA_SWEEP_SECONDS = float(env_str("SLA_SWEEP_SECONDS", "1"))
 CELERY_BEAT_SCHEDULE = {
     # The sweeper is how deadlines fire; a message that expires unprocessed is harmless

@@ -371,16 +371,18 @@ def _on_warning(timer: SlaTimer, now) -> None:
     )
 
 
-def sweep_due(*, now=None, limit: int = SWEEP_BATCH) -> dict:
-    """Claim and act on everything due: SLA warnings, breaches, escalation steps. Cross-tenant
-    by design (one sweeper for all organisations); each row is acted on inside its own
-    organisation's scope, and claimed rows are marked in the same transaction."""
-    now = now or timezone.now()
-    counts = {"warned": 0, "breached": 0, "escalated": 0}
+CHUNK = 20
+
+
+def _breach_chunk(now, size: int) -> tuple[int, int]:
+    """One short transaction: claim up to `size` due timers, mark them breached, schedule their
+    escalation, and fire the steps already due (delay 0) — committed together, so a breach is
+    visible with its first page within one chunk, not after a whole sweep."""
     with transaction.atomic():
         with scopes_disabled():  # claiming across organisations; acting happens in scope
             due = list(
                 SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("incident__organization", "incident__severity")
                 .filter(
                     due_at__lte=now,
                     met_at__isnull=True,
@@ -388,7 +390,7 @@ def sweep_due(*, now=None, limit: int = SWEEP_BATCH) -> dict:
                     stopped_at__isnull=True,
                     paused_at__isnull=True,
                 )
-                .order_by("due_at")[:limit]
+                .order_by("due_at")[:size]
             )
         for timer in due:
             with org_scope(timer.organization_id):
@@ -396,38 +398,79 @@ def sweep_due(*, now=None, limit: int = SWEEP_BATCH) -> dict:
                 timer.warned_at = timer.warned_at or now
                 timer.save(update_fields=["breached_at", "warned_at"])
                 _on_breach(timer, now)
-            counts["breached"] += 1
-    with transaction.atomic():
-        with scopes_disabled():
-            warn = list(
-                SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(
-                    warn_at__lte=now,
-                    warned_at__isnull=True,
-                    met_at__isnull=True,
-                    breached_at__isnull=True,
-                    stopped_at__isnull=True,
-                    paused_at__isnull=True,
+        fired = _fire_due_runs(now, size * 10, incident_ids=[t.incident_id for t in due])
+    return len(due), fired
+
+
+def _fire_due_runs(now, size: int, incident_ids=None) -> int:
+    """Fire claimable escalation steps that are due (inside the caller's transaction)."""
+    with scopes_disabled():
+        runs = EscalationRun.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            due_at__lte=now, fired_at__isnull=True, cancelled_at__isnull=True
+        )
+        if incident_ids is not None:
+            if not incident_ids:
+                return 0
+            runs = runs.filter(incident_id__in=incident_ids)
+        runs = list(
+            runs.select_related("incident__organization", "incident__severity", "step").order_by(
+                "due_at"
+            )[:size]
+        )
+    for run in runs:
+        with org_scope(run.organization_id):
+            _fire_run(run, now)
+    return len(runs)
+
+
+def sweep_due(*, now=None, limit: int = SWEEP_BATCH) -> dict:
+    """Claim and act on everything due — breaches first, then escalation steps, then warnings —
+    in chunks of CHUNK rows, each its own transaction. Cross-tenant by design (one sweeper for
+    all organisations); each row is acted on inside its own organisation's scope, and claimed
+    rows are marked in the same transaction as their effects."""
+    fixed = now is not None
+    counts = {"warned": 0, "breached": 0, "escalated": 0}
+
+    def moment():
+        return now if fixed else timezone.now()
+
+    while counts["breached"] < limit:
+        breached, fired = _breach_chunk(moment(), min(CHUNK, limit - counts["breached"]))
+        counts["breached"] += breached
+        counts["escalated"] += fired
+        if breached == 0:
+            break
+    while counts["escalated"] < limit:
+        with transaction.atomic():
+            fired = _fire_due_runs(moment(), CHUNK)
+        counts["escalated"] += fired
+        if fired == 0:
+            break
+    while counts["warned"] < limit:
+        at = moment()
+        with transaction.atomic():
+            with scopes_disabled():
+                warn = list(
+                    SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("incident__organization", "incident__severity")
+                    .filter(
+                        warn_at__lte=at,
+                        warned_at__isnull=True,
+                        met_at__isnull=True,
+                        breached_at__isnull=True,
+                        stopped_at__isnull=True,
+                        paused_at__isnull=True,
+                    )
+                    .order_by("warn_at")[: min(CHUNK, limit - counts["warned"])]
                 )
-                .order_by("warn_at")[:limit]
-            )
-        for timer in warn:
-            with org_scope(timer.organization_id):
-                timer.warned_at = now
-                timer.save(update_fields=["warned_at"])
-                _on_warning(timer, now)
-            counts["warned"] += 1
-    with transaction.atomic():
-        with scopes_disabled():
-            runs = list(
-                EscalationRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(due_at__lte=now, fired_at__isnull=True, cancelled_at__isnull=True)
-                .order_by("due_at")[:limit]
-            )
-        for run in runs:
-            with org_scope(run.organization_id):
-                _fire_run(run, now)
-            counts["escalated"] += 1
+            for timer in warn:
+                with org_scope(timer.organization_id):
+                    timer.warned_at = at
+                    timer.save(update_fields=["warned_at"])
+                    _on_warning(timer, at)
+        counts["warned"] += len(warn)
+        if not warn:
+            break
     return counts
 
 

@@ -53,6 +53,8 @@ class Worker:
                 "INFO",
                 "--concurrency",
                 str(self.concurrency),
+                "-Q",
+                "celery,sla",
                 "--without-heartbeat",
                 "--without-mingle",
                 "--without-gossip",
