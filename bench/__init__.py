@@ -1,0 +1,1 @@
+"""Vigil's benchmarks (never part of `make test`): see bench/README.md."""
