@@ -181,6 +181,10 @@ class RuleForm(OrgModelForm):
             "threshold_count",
             "threshold_window_minutes",
             "min_firing_seconds",
+            "group_by",
+            "group_window_minutes",
+            "flap_max",
+            "flap_window_minutes",
         ]
         field_classes = {
             "source": SafeModelChoiceField,
@@ -201,6 +205,10 @@ class RuleForm(OrgModelForm):
             "threshold_count": "Open an incident only after (alerts)",
             "threshold_window_minutes": "…within (minutes)",
             "min_firing_seconds": "Minimum firing time (seconds)",
+            "group_by": "Cluster by labels",
+            "group_window_minutes": "Cluster window (minutes)",
+            "flap_max": "Flapping: at most (re-fires)",
+            "flap_window_minutes": "…within (minutes)",
         }
         help_texts = {
             "position": "Rules are tried from the lowest position up; the first match decides.",
@@ -216,8 +224,29 @@ class RuleForm(OrgModelForm):
             "min_firing_seconds": forms.NumberInput(attrs={"min": 0}),
         }
 
+    OPTIONAL_DEFAULTS = {"group_window_minutes": 10, "flap_max": 0, "flap_window_minutes": 60}
+
+    def clean_group_by(self):
+        return self.cleaned_data.get("group_by") or []
+
+    def _clean_optional(self, name):
+        value = self.cleaned_data.get(name)
+        return self.OPTIONAL_DEFAULTS[name] if value is None else value
+
+    def clean_group_window_minutes(self):
+        return self._clean_optional("group_window_minutes")
+
+    def clean_flap_max(self):
+        return self._clean_optional("flap_max")
+
+    def clean_flap_window_minutes(self):
+        return self._clean_optional("flap_window_minutes")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["group_by"].required = False
+        for name in self.OPTIONAL_DEFAULTS:
+            self.fields[name].required = False
         org = self.organization
         choices = {
             "source": (AlertSource.objects.filter(organization=org), "Any source"),

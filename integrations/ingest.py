@@ -210,8 +210,8 @@ def _upsert_group(source: AlertSource, alert: NormalizedAlert, now) -> tuple[int
             """
             INSERT INTO integrations_alertgroup
                 (organization_id, source_id, fingerprint, status, title, severity, labels,
-                 first_seen, last_seen, count, is_suppressed)
-            VALUES (%s, %s, %s, 'firing', %s, %s, %s, %s, %s, 1, false)
+                 first_seen, last_seen, count, is_suppressed, suppressed_reason)
+            VALUES (%s, %s, %s, 'firing', %s, %s, %s, %s, %s, 1, false, '')
             ON CONFLICT (organization_id, source_id, fingerprint) WHERE status = 'firing'
             DO UPDATE SET count = integrations_alertgroup.count + 1,
                           last_seen = EXCLUDED.last_seen
@@ -398,6 +398,49 @@ def _after_group_resolved(group: AlertGroup, now) -> None:
             )
 
 
+@dataclass
+class _Candidate:
+    """What rule_for() reads, for an alert that has no group yet."""
+
+    source_id: int
+    alert: NormalizedAlert
+
+    @property
+    def labels(self):
+        return self.alert.labels
+
+    @property
+    def title(self):
+        return self.alert.title
+
+
+def _clustered(source, alert: NormalizedAlert, rule, now) -> NormalizedAlert:
+    """Alerts whose grouping labels agree join one cluster group while it keeps receiving them
+    within the rule's window; after a quiet window the cluster closes and a new one starts."""
+    from dataclasses import replace
+
+    key = "|".join(f"{k}={alert.labels.get(k, '')}" for k in rule.group_by)
+    fingerprint = f"cluster:{rule.pk}:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    quiet_since = now - timezone.timedelta(minutes=rule.group_window_minutes)
+    AlertGroup.objects.filter(
+        source=source, fingerprint=fingerprint, status="firing", last_seen__lt=quiet_since
+    ).update(status=AlertGroup.Status.RESOLVED, resolved_at=now)
+    title = f"{rule.name}: " + ", ".join(f"{k}={alert.labels.get(k, '—')}" for k in rule.group_by)
+    return replace(alert, fingerprint=fingerprint, title=title[:200])
+
+
+def _flap_guard(source, alert: NormalizedAlert, rule, group_id: int, now) -> None:
+    """A fingerprint that keeps resolving and firing again opens nothing new while it flaps."""
+    since = now - timezone.timedelta(minutes=rule.flap_window_minutes)
+    fired = AlertGroup.objects.filter(
+        source=source, fingerprint=alert.fingerprint, first_seen__gte=since
+    ).count()
+    if fired > rule.flap_max + 1:
+        AlertGroup.objects.filter(pk=group_id).update(
+            is_suppressed=True, suppressed_reason="flapping"
+        )
+
+
 def process(raw: RawPayload, alerts: list[NormalizedAlert], *, now=None) -> Outcome:
     """Everything after the raw payload is committed, in one transaction per payload."""
     now = now or timezone.now()
@@ -410,6 +453,9 @@ def process(raw: RawPayload, alerts: list[NormalizedAlert], *, now=None) -> Outc
                 organization_id=raw.organization_id, is_active=True
             )
         ]
+        rules = list(
+            CorrelationRule.objects.filter(organization_id=raw.organization_id, is_active=True)
+        )
         touched: dict[int, bool] = {}
         rows = []
         for normalized in alerts:
@@ -429,14 +475,21 @@ def process(raw: RawPayload, alerts: list[NormalizedAlert], *, now=None) -> Outc
                     .first()
                 )
             else:
+                rule = rule_for(_Candidate(source.pk, normalized), rules)
+                if rule is not None and rule.group_by:
+                    normalized = _clustered(source, normalized, rule, now)
                 group_id, inserted = _upsert_group(source, normalized, now)
+                if inserted and rule is not None and rule.flap_max:
+                    _flap_guard(source, normalized, rule, group_id, now)
                 touched[group_id] = touched.get(group_id, False) or inserted
                 if inserted:
                     outcome.groups_new += 1
                 else:
                     outcome.groups_joined += 1
                 if window is not None:
-                    AlertGroup.objects.filter(pk=group_id).update(is_suppressed=True)
+                    AlertGroup.objects.filter(pk=group_id).update(
+                        is_suppressed=True, suppressed_reason=f"maintenance: {window.name}"
+                    )
                     outcome.suppressed += 1
             rows.append(
                 Alert(

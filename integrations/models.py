@@ -190,6 +190,7 @@ class AlertGroup(OrgOwned):
         Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="alert_groups"
     )
     is_suppressed = models.BooleanField(default=False)
+    suppressed_reason = models.CharField(max_length=100, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -282,6 +283,19 @@ class CorrelationRule(OrgOwned):
     min_firing_seconds = models.PositiveIntegerField(
         default=0, help_text="Ignore alerts that resolve sooner than this."
     )
+    group_by = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Label keys that cluster alerts into one group, e.g. ["service", "region"].',
+    )
+    group_window_minutes = models.PositiveIntegerField(
+        default=10, help_text="A cluster takes new alerts for this long after its last one."
+    )
+    flap_max = models.PositiveIntegerField(
+        default=0,
+        help_text="More re-fires than this within the flap window open nothing (0 = off).",
+    )
+    flap_window_minutes = models.PositiveIntegerField(default=60)
 
     class Meta:
         ordering = ["position", "pk"]
@@ -290,6 +304,10 @@ class CorrelationRule(OrgOwned):
         return self.name
 
     def clean(self):
+        if not isinstance(self.group_by, list) or not all(
+            isinstance(k, str) and k for k in self.group_by
+        ):
+            raise ValidationError({"group_by": 'A JSON list of label keys, e.g. ["service"].'})
         if not isinstance(self.match_labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.match_labels.items()
         ):

@@ -486,6 +486,10 @@ def rule_save(
     threshold_count: int = 1,
     threshold_window_minutes: int = 5,
     min_firing_seconds: int = 0,
+    group_by: list | None = None,
+    group_window_minutes: int = 10,
+    flap_max: int = 0,
+    flap_window_minutes: int = 60,
 ) -> CorrelationRule:
     """Create a correlation rule, or update `rule`. Active rules are tried from the lowest
     position up; the first that matches an alert group decides what it does."""
@@ -507,6 +511,10 @@ def rule_save(
         threshold_count=threshold_count,
         threshold_window_minutes=threshold_window_minutes,
         min_firing_seconds=min_firing_seconds,
+        group_by=group_by or [],
+        group_window_minutes=group_window_minutes,
+        flap_max=flap_max,
+        flap_window_minutes=flap_window_minutes,
     )
     rule.check_same_organization(
         source=source,

@@ -623,3 +623,52 @@ def test_a_test_alert_opens_a_test_incident_kept_out_of_metrics(acme):
     [incident] = incidents(acme)
     assert incident.kind == "test"
     assert not incident.counts_in_metrics
+
+
+def test_a_rule_clusters_alerts_by_its_label_keys_within_a_window(acme):
+    source = make_source(acme)
+    with scopes_disabled():
+        CorrelationRule.objects.create(
+            organization=acme,
+            name="Checkout storm",
+            match_labels={"service": "checkout"},
+            group_by=["service", "region"],
+            group_window_minutes=10,
+        )
+    post(source, am_body(am_alert(name="5xx", fingerprint="a", service="checkout", region="eu")))
+    post(
+        source, am_body(am_alert(name="Latency", fingerprint="b", service="checkout", region="eu"))
+    )
+    post(source, am_body(am_alert(name="5xx", fingerprint="c", service="checkout", region="us")))
+    clusters = groups(acme)
+    assert [g.count for g in clusters] == [2, 1]
+    assert clusters[0].title == "Checkout storm: service=checkout, region=eu"
+    assert len(incidents(acme)) == 2
+
+
+def test_a_cluster_closes_after_a_quiet_window(acme):
+    source = make_source(acme)
+    with scopes_disabled():
+        CorrelationRule.objects.create(
+            organization=acme, name="storm", group_by=["service"], group_window_minutes=10
+        )
+    post(source, am_body(am_alert(fingerprint="a", service="db")))
+    with scopes_disabled():
+        AlertGroup.objects.update(last_seen=timezone.now() - dt.timedelta(minutes=11))
+    post(source, am_body(am_alert(fingerprint="b", service="db")))
+    assert [g.status for g in groups(acme)] == ["resolved", "firing"]
+
+
+def test_a_flapping_alert_stops_opening_incidents(acme, make_member):
+    source = make_source(acme)
+    with scopes_disabled():
+        CorrelationRule.objects.create(
+            organization=acme, name="flappy", match_text="disk", flap_max=2, flap_window_minutes=60
+        )
+    for _ in range(5):
+        post(source, am_body(am_alert(name="DiskPressure")))
+        post(source, am_body(am_alert(name="DiskPressure", status="resolved"), status="resolved"))
+    flagged = [g for g in groups(acme) if g.suppressed_reason == "flapping"]
+    assert len(groups(acme)) == 5
+    assert len(flagged) == 2
+    assert all(g.incident_id is None for g in flagged)
