@@ -1,6 +1,7 @@
 """Run Vigil's benchmarks (never part of `make test`; see bench/README.md).
 
     python bench/run.py [b10|b0] [--background-rate N] [--seed N] [--keep-logs]
+    python bench/run.py b1 [options of bench/b1_ingest.py]   (alert ingestion, its own run)
 
 `b10` (the default) runs B0's Celery baseline first, then B10, in the same run. Everything
 happens in a scratch database (`vigil_bench`, created, migrated and dropped) and Redis
@@ -32,8 +33,13 @@ def _terminate(signum, frame):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["b1"]:  # own database, server, options and report: bench/b1_ingest.py
+        from bench import b1_ingest
+
+        return b1_ingest.main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", nargs="?", default="b10", choices=["b10", "b0"])
+    parser.add_argument("benchmark", nargs="?", default="b10", choices=["b10", "b0", "b1"])
     parser.add_argument(
         "--background-rate",
         type=float,
