@@ -11,9 +11,7 @@ import datetime
 import json
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import wraps
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
@@ -31,8 +29,9 @@ from integrations.models import (
 from integrations.normalized import NormalizedAlert, PayloadError
 from taxonomy.models import Category, Service, SeverityLevel
 from tenancy.models import AuditEntry, Membership, Organization, Team
-from tenancy.roles import Capability, can
+from tenancy.roles import Capability
 from tenancy.scoping import org_scope
+from tenancy.writes import org_write, own, require_capability
 
 # Overlaps an admin may choose when rotating a bearer secret.
 ROTATION_OVERLAPS = {
@@ -44,33 +43,13 @@ ROTATION_OVERLAPS = {
 # — guards and helpers ————————————————————————————————————————————————————————————————
 
 
+_REFUSAL = "Your role may not manage integrations."
+_write = org_write(Capability.MANAGE_INTEGRATIONS, _REFUSAL)
+_own = own
+
+
 def _require(actor: Membership | None, organization: Organization) -> None:
-    if (
-        actor is None
-        or actor.organization_id != organization.pk
-        or not can(actor.role, Capability.MANAGE_INTEGRATIONS)
-    ):
-        raise PermissionDenied("Your role may not manage integrations.")
-
-
-def _write(func: Callable) -> Callable:
-    """Refuse actors without the capability; run `func` atomically in the organisation's
-    scope (entering it again inside a request for the same organisation is harmless)."""
-
-    @wraps(func)
-    def wrapper(*, organization: Organization, actor: Membership, **kwargs):
-        _require(actor, organization)
-        with transaction.atomic(), org_scope(organization):
-            return func(organization=organization, actor=actor, **kwargs)
-
-    return wrapper
-
-
-def _own(instance: models.Model, organization: Organization):
-    """The row again, locked, after checking it belongs to `organization`."""
-    if instance.organization_id != organization.pk:
-        raise PermissionDenied("That row belongs to another organisation.")
-    return type(instance).objects.select_for_update().get(pk=instance.pk)
+    require_capability(actor, organization, Capability.MANAGE_INTEGRATIONS, _REFUSAL)
 
 
 def _save(instance: models.Model) -> models.Model:

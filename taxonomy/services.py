@@ -7,11 +7,10 @@ organisation's scope (so uniqueness checks see this organisation's rows and no o
 raises a ValidationError with per-field messages a form can show. The audit trail records every
 change (the models are registered with auditlog)."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
-from functools import wraps
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from taxonomy.models import (
@@ -25,39 +24,19 @@ from taxonomy.models import (
     SeverityLevel,
 )
 from tenancy.models import Membership, Organization, Team, User
-from tenancy.roles import Capability, can
-from tenancy.scoping import org_scope
+from tenancy.roles import Capability
+from tenancy.writes import org_write, own, require_capability
 
 # — guards and helpers ————————————————————————————————————————————————————————————————
 
 
+_REFUSAL = "Your role may not manage the taxonomy."
+_taxonomy_write = org_write(Capability.MANAGE_TAXONOMY, _REFUSAL)
+_own = own
+
+
 def _require(actor: Membership | None, organization: Organization) -> None:
-    if (
-        actor is None
-        or actor.organization_id != organization.pk
-        or not can(actor.role, Capability.MANAGE_TAXONOMY)
-    ):
-        raise PermissionDenied("Your role may not manage the taxonomy.")
-
-
-def _taxonomy_write(func: Callable) -> Callable:
-    """Refuse actors without the capability; run `func` atomically in the organisation's
-    scope (entering it again inside a request for the same organisation is harmless)."""
-
-    @wraps(func)
-    def wrapper(*, organization: Organization, actor: Membership, **kwargs):
-        _require(actor, organization)
-        with transaction.atomic(), org_scope(organization):
-            return func(organization=organization, actor=actor, **kwargs)
-
-    return wrapper
-
-
-def _own(instance: models.Model, organization: Organization):
-    """The row again, locked, after checking it belongs to `organization`."""
-    if instance.organization_id != organization.pk:
-        raise PermissionDenied("That row belongs to another organisation.")
-    return type(instance).objects.select_for_update().get(pk=instance.pk)
+    require_capability(actor, organization, Capability.MANAGE_TAXONOMY, _REFUSAL)
 
 
 def _required_text(value: str, field: str, message: str) -> str:
