@@ -18,6 +18,9 @@ Set-up, all of it the benchmark's own:
 
 Scenarios (each timed one: --warm-up seconds, then --seconds measured):
 - (c) bare view, 16 connections: the single-alert body below, parsed, 202.
+- (m) §3.2's "minimal ingest" (a §4 B0 baseline), 16 connections, the same posts as (a):
+  bearer check, JSON parse, raw INSERT and group UPSERT in one transaction, plain SQL on its
+  own tables (bench/baseline_urls.py) — the floor a lean ingest path has on this box.
 - the pool: 2,000 fingerprints (100 per source), each with its open alert group linked to an
   open incident, inserted directly (bulk, like B10's seeding): opening 2,000 incidents through
   the API would take minutes of the run; the cost of a new fingerprint is measured by the
@@ -93,7 +96,29 @@ POOL_PER_SOURCE = 100  # 20 sources × 100 = 2,000 pool fingerprints
 NEW_EVERY = 10  # 10 % new fingerprints
 BATCH = 50
 THREADS = 2  # wrk -t2, as in docs/performance.md §1
-CONNECTIONS = {"c": 16, "a": 16, "b": 8, "race": 16}
+CONNECTIONS = {"c": 16, "m": 16, "a": 16, "b": 8, "race": 16}
+MINIMAL_PATH = "/bench/minimal/@ID@/"
+# The (m) baseline's own tables (bench/baseline_urls.py), in the scratch database.
+MINIMAL_TABLES = """
+CREATE TABLE bench_minimal_raw (
+    id bigserial PRIMARY KEY,
+    source_id bigint NOT NULL,
+    received_at timestamptz NOT NULL,
+    body text NOT NULL
+);
+CREATE TABLE bench_minimal_group (
+    id bigserial PRIMARY KEY,
+    source_id bigint NOT NULL,
+    fingerprint varchar(200) NOT NULL,
+    status varchar(10) NOT NULL,
+    first_seen timestamptz NOT NULL,
+    last_seen timestamptz NOT NULL,
+    count integer NOT NULL
+);
+CREATE UNIQUE INDEX bench_minimal_group_open
+    ON bench_minimal_group (source_id, fingerprint) WHERE status = 'firing';
+"""
+
 RACE_POSTS = 10_000
 RACE_FINGERPRINTS = 2_000
 WRK_TIMEOUT = "10s"
@@ -102,8 +127,11 @@ RACE_LIMIT_S = 200  # upper bound for the count-bounded race
 QUIET_WAIT_S = 60  # before each scenario, wait at most this long for a quiet box
 SETTLE_S = 0.3  # then wait for the server to finish what was in flight when wrk stopped
 DUMMY_SECRET_KEY = "bench-only-dummy-secret-key-" + "x" * 40  # noqa: S105
-# docs/performance.md §3.2: "Django JsonResponse, default middleware stack", 3 workers.
+# docs/performance.md §3.2: "Django JsonResponse, default middleware stack", 3 workers, and
+# "Minimal ingest" (3 / 5 workers) = 47 % of bare Django JSON.
 ANCHOR_BARE_REQ_S = 3_660
+ANCHOR_MINIMAL_REQ_S = 1_758
+ANCHOR_MINIMAL_OVER_BARE = 0.47
 TARGETS = {
     "a_over_c": 0.50,
     "a_p99_ms": 25.0,
@@ -144,7 +172,7 @@ local NEW_EVERY = $new_every
 local POOL = $pool
 local RACE_FPS = $race_fps    -- race: fingerprints per thread
 local RACE_MULT = $race_mult  -- race: scrambles the joins (coprime with their count)
-local PATH = "$path"          -- "" = the source's hook
+local PATH = "$path"          -- "" = the source's hook; @ID@ = its public id
 local SOURCES = {
 $sources
 }
@@ -188,7 +216,7 @@ end
 
 local function post(s, alerts)
   local source = SOURCES[s + 1]
-  local path = PATH ~= "" and PATH or source[1]
+  local path = PATH == "" and source[1] or string.gsub(PATH, "@ID@", source[3])
   local headers = {["Authorization"] = source[2], ["Content-Type"] = "application/json"}
   return wrk.format("POST", path, headers, HEAD .. table.concat(alerts, ",") .. TAIL)
 end
@@ -489,6 +517,7 @@ def seed() -> list[dict]:
                         "org_id": org.pk,
                         "pk": source.pk,
                         "path": f"/hooks/{source.public_id}/",
+                        "public_id": source.public_id,
                         "secret": secret,
                     }
                 )
@@ -548,7 +577,8 @@ class Wrk:
             race_mult=RACE_MULT,
             path=path,
             sources="\n".join(
-                f'  {{"{s["path"]}", "Bearer {s["secret"]}"}},' for s in self.sources
+                f'  {{"{s["path"]}", "Bearer {s["secret"]}", "{s["public_id"]}"}},'
+                for s in self.sources
             ),
             alert_parts=", ".join(f"[==[{part}]==]" for part in alert.split("@FP@")),
             head=HEAD,
@@ -742,6 +772,15 @@ def account(run: dict, db_name: str) -> dict:
         "payloads_answered_after_wrk_stopped": marked_payloads - len(stored),
         "ok": lost == 0 and doubled == 0 and unprocessed == 0,
     }
+
+
+def account_minimal(run: dict, db_name: str) -> dict:
+    """(m): every acknowledged payload's row is in bench_minimal_raw."""
+    acked = run.pop("acked")
+    run["server_busy_after_wrk_stopped_s"] = wait_server_idle(db_name)
+    stored = _sql("SELECT count(*) FROM bench_minimal_raw WHERE id = ANY(%s)", [list(acked)])
+    lost = len(acked) - stored[0][0]
+    return {"payloads_acknowledged": len(acked), "lost": lost, "ok": lost == 0}
 
 
 def race_check(race_started) -> dict:
@@ -1074,6 +1113,9 @@ def main(argv=None) -> int:
         say(f"box: {result['box']['nproc']} CPUs, PostgreSQL {result['box']['postgresql']}")
         sources = seed()
         result["pool_groups_with_incidents"] = seed_pool(sources)
+        for statement in MINIMAL_TABLES.split(";"):
+            if statement.strip():
+                _sql(statement)
         _sql("VACUUM (ANALYZE)")  # what autovacuum would have done long before
         port = free_port(args.port)
         server = start_server(scratch, port, args.workers)
@@ -1098,7 +1140,10 @@ def main(argv=None) -> int:
             warm = load.run(f"{key}-warm", mode, conns, args.warm_up, path=path_)
             say(f"({key}) measuring {args.seconds} s")
             run = load.run(key, mode, conns, args.seconds, path=path_)
-            if path_:
+            if path_ == MINIMAL_PATH:
+                warm["accounting"] = account_minimal(warm, scratch.db_name)
+                run["accounting"] = account_minimal(run, scratch.db_name)
+            elif path_:
                 run.pop("acked")
                 warm.pop("acked")
                 wait_server_idle(scratch.db_name)
@@ -1119,6 +1164,7 @@ def main(argv=None) -> int:
             save()
 
         timed("c", "single", "/bench/bare/")
+        timed("m", "single", MINIMAL_PATH)
         timed("a", "single")
         timed("b", "batch")
 
@@ -1209,8 +1255,10 @@ def _cpu(run: dict) -> tuple:
 
 def report(result: dict, path: Path) -> bool:
     box, sc = result["box"], result["scenarios"]
-    a, b, c, race = sc["a"], sc["b"], sc["c"], sc["race"]
+    a, b, c, m, race = sc["a"], sc["b"], sc["c"], sc["m"], sc["race"]
     ratio = a["posts_per_s"] / c["posts_per_s"] if c["posts_per_s"] else 0.0
+    m_over_c = m["posts_per_s"] / c["posts_per_s"] if c["posts_per_s"] else 0.0
+    a_over_m = a["posts_per_s"] / m["posts_per_s"] if m["posts_per_s"] else 0.0
     check = race["check"]
     accounted = [s["accounting"] for s in (a, b, race)] + [
         s["warm_up"]["accounting"] for s in (a, b)
@@ -1223,6 +1271,8 @@ def report(result: dict, path: Path) -> bool:
     deviation = c["posts_per_s"] / ANCHOR_BARE_REQ_S - 1
     result["summary"] = {
         "a_over_c": round(ratio, 3),
+        "m_over_c": round(m_over_c, 3),
+        "a_over_m": round(a_over_m, 3),
         "a_p99_ms": a["latency_ms"]["p99"],
         "b_alerts_per_s": b["alerts_per_s"],
         "lost": lost,
@@ -1267,6 +1317,19 @@ def report(result: dict, path: Path) -> bool:
         ),
         ("    p50 / p99 / max ms", _lat(c)),
         ("    non-202 / socket errors", _errors(c)),
+        (
+            "(m) minimal ingest (plain SQL, 1 transaction): req/s",
+            m["posts_per_s"],
+            f"§3.2 {ANCHOR_MINIMAL_REQ_S}",
+        ),
+        ("    p50 / p99 / max ms", _lat(m)),
+        ("    (m)/(c) req/s", f"{m_over_c:.1%}", f"§3.2 {ANCHOR_MINIMAL_OVER_BARE:.0%}"),
+        (
+            "    non-202 / socket errors / lost",
+            f"{_errors(m)} / {m['accounting']['lost']}",
+            "0 / 0 / 0",
+            _verdict(m["non_202"] == 0 and m["accounting"]["lost"] == 0),
+        ),
         ("(a) single alert, 16 conn: req/s = alerts/s", a["posts_per_s"]),
         (
             "    p50 / p99 / max ms",
@@ -1280,6 +1343,7 @@ def report(result: dict, path: Path) -> bool:
             f"≥ {TARGETS['a_over_c']:.0%}",
             _verdict(ratio >= TARGETS["a_over_c"]),
         ),
+        ("    (a)/(m) req/s", f"{a_over_m:.1%}", "≥ 75% (§4 B1)", _verdict(a_over_m >= 0.75)),
         ("    non-202 / socket errors", _errors(a), "0", _verdict(a["non_202"] == 0)),
         (
             "(b) 50 per post, 8 conn: alerts/s",
@@ -1322,6 +1386,7 @@ def report(result: dict, path: Path) -> bool:
         ),
         ("    posts/s", race["posts_per_s"]),
         ("CPU % busy / server+PG / wrk / other: (c)", *_cpu(c)),
+        ("    (m)", *_cpu(m)),
         ("    (a)", *_cpu(a)),
         ("    (b)", *_cpu(b)),
         ("    race", *_cpu(race)),
