@@ -372,7 +372,7 @@ def wait_for_other_benchmarks(limit: float) -> dict:
     return {"waited_s": round(time.monotonic() - began, 1), "still_running_at_start": seen}
 
 
-QUIET_PERCENT = 20.0  # the box counts as quiet below this share busy (2 samples of 1 s)
+QUIET_PERCENT = 20.0  # the box counts as quiet below this share busy (3 samples of 1 s)
 SHARED_PERCENT = 15.0  # a scenario during which others used more than this is flagged
 
 
@@ -386,7 +386,7 @@ def wait_quiet(limit: float) -> dict:
         time.sleep(1)
         busy = CpuSampler.busy(before, CpuSampler.read())
         quiet = quiet + 1 if busy is not None and busy < QUIET_PERCENT else 0
-        if quiet >= 2 or time.monotonic() - began >= limit:
+        if quiet >= 3 or time.monotonic() - began >= limit:
             break
     return {"waited_s": round(time.monotonic() - began, 1), "busy_percent": busy}
 
@@ -1133,27 +1133,39 @@ def main(argv=None) -> int:
         scenarios: dict = {}
         result["scenarios"] = scenarios
 
-        def timed(key: str, mode: str, path_: str = "") -> None:
-            conns = CONNECTIONS[key]
-            quiet = wait_quiet(QUIET_WAIT_S)
-            say(f"({key}) warm-up {args.warm_up} s, {conns} connections")
-            warm = load.run(f"{key}-warm", mode, conns, args.warm_up, path=path_)
-            say(f"({key}) measuring {args.seconds} s")
-            run = load.run(key, mode, conns, args.seconds, path=path_)
+        def check(run: dict, path_: str) -> None:
             if path_ == MINIMAL_PATH:
-                warm["accounting"] = account_minimal(warm, scratch.db_name)
                 run["accounting"] = account_minimal(run, scratch.db_name)
             elif path_:
                 run.pop("acked")
-                warm.pop("acked")
                 wait_server_idle(scratch.db_name)
             else:
-                warm["accounting"] = account(warm, scratch.db_name)
                 run["accounting"] = account(run, scratch.db_name)
+
+        def timed(key: str, mode: str, path_: str = "") -> None:
+            conns = CONNECTIONS[key]
+            discarded = []
+            for attempt in (1, 2):  # once more if other work took the box meanwhile
+                quiet = wait_quiet(QUIET_WAIT_S)
+                say(f"({key}) warm-up {args.warm_up} s, {conns} connections")
+                warm = load.run(f"{key}-warm{attempt}", mode, conns, args.warm_up, path=path_)
+                say(f"({key}) measuring {args.seconds} s")
+                run = load.run(f"{key}{attempt}", mode, conns, args.seconds, path=path_)
+                check(warm, path_)
+                check(run, path_)
+                other = (run["cpu_percent_of_box"] or {}).get("other_percent", 0)
+                if attempt == 2 or other <= SHARED_PERCENT:
+                    break
+                say(f"({key}) others used {other} % of the box meanwhile: measuring again")
+                discarded.append(
+                    {k: run.get(k) for k in ("posts_per_s", "latency_ms", "cpu_percent_of_box")}
+                    | {"accounting": [x.get("accounting") for x in (warm, run)]}
+                )
             run["warm_up"] = {
                 k: warm[k] for k in ("seconds", "posts_per_s", "alerts_per_s", "non_202")
             } | ({"accounting": warm["accounting"]} if "accounting" in warm else {})
             run["box_before"] = quiet
+            run["discarded_shared_attempts"] = discarded
             scenarios[key] = run
             say(
                 f"({key}) {run['posts_per_s']} posts/s, {run['alerts_per_s']} alerts/s, p50/p99"
@@ -1204,7 +1216,12 @@ def main(argv=None) -> int:
             seed_pool(sources)
             _sql("VACUUM (ANALYZE)")
             quiet = wait_quiet(QUIET_WAIT_S)
-            result["profile"] = profile(sources, random.Random(args.seed)) | {"box_before": quiet}
+            cpu = CpuAccount(scratch.db_name)
+            before = cpu.snapshot()
+            result["profile"] = profile(sources, random.Random(args.seed)) | {
+                "box_before": quiet,
+                "cpu_percent_of_box": cpu_share(before, cpu.snapshot(), 0),
+            }
         result["seconds"] = round(time.monotonic() - began, 1)
         save()
         ok = report(result, path)
@@ -1262,6 +1279,9 @@ def report(result: dict, path: Path) -> bool:
     check = race["check"]
     accounted = [s["accounting"] for s in (a, b, race)] + [
         s["warm_up"]["accounting"] for s in (a, b)
+    ]
+    accounted += [  # attempts measured again because the box was shared: checked all the same
+        x for s in (a, b) for d in s["discarded_shared_attempts"] for x in d["accounting"]
     ]
     lost = sum(x["lost"] for x in accounted)
     doubled = sum(x["doubled"] for x in accounted)
@@ -1393,7 +1413,10 @@ def report(result: dict, path: Path) -> bool:
     ]
     prof = result.get("profile")
     if prof:
-        rows.append(("in process, 1 client: ms/post (of it SQL); SQL statements", ""))
+        rows.append(
+            ("in process, 1 client: ms/post (of it SQL); SQL statements", "", *_cpu(prof)[1:])
+        )
+        rows.append(("    CPU % busy / this process+PG / - / other", _cpu(prof)[0]))
         for label, kind in prof["kinds"].items():
             rows.append(
                 (
