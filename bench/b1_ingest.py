@@ -1,7 +1,7 @@
 """B1 — alert ingestion over HTTP (docs/performance.md §4 B1/B2/B4, issue 5 "Benchmark").
 
     python bench/run.py b1 [--seconds 20] [--warm-up 5] [--workers 4] [--port 8099]
-                           [--no-profile] [--keep-logs]
+                           [--seed 1] [--no-profile] [--wait-for-others 600] [--keep-logs]
 
 Set-up, all of it the benchmark's own:
 - scratch database `vigil_bench_ingest` (created, migrated, dropped at the end; another name
@@ -10,11 +10,14 @@ Set-up, all of it the benchmark's own:
 - 10 organisations × 2 Alertmanager sources with known bearer secrets (AlertSource.set_secret);
 - gunicorn (sync workers, `--workers 4` by default) on 127.0.0.1, first free port from 8099,
   DEBUG=0, a dummy SECRET_KEY, ALLOWED_HOSTS=127.0.0.1, LOG_LEVEL=WARNING, no access log, with
-  DJANGO_SETTINGS_MODULE=bench.settings_bench: Vigil's settings and URLs plus the baseline view
-  `POST /bench/bare/` (bench/baseline_urls.py) — same server, same middleware;
+  DJANGO_SETTINGS_MODULE=bench.settings_bench: Vigil's settings and URLs plus the baseline
+  views `POST /bench/bare/` and `POST /bench/minimal/<id>/` (bench/baseline_urls.py) — same
+  server, same middleware;
 - load: Debian's wrk (`-t2`, co-located on the same cores as in §1), driven by a generated Lua
   script that signs every POST with the source's `Authorization: Bearer` secret, spreads posts
-  over the 20 sources and rotates fingerprints.
+  over the 20 sources and rotates fingerprints;
+- the box is shared: the run waits (bounded) for it to be quiet before each scenario, and
+  measures a timed scenario once more when other work took > 15 % of the box meanwhile.
 
 Scenarios (each timed one: --warm-up seconds, then --seconds measured):
 - (c) bare view, 16 connections: the single-alert body below, parsed, 202.
@@ -25,7 +28,7 @@ Scenarios (each timed one: --warm-up seconds, then --seconds measured):
   open incident, inserted directly (bulk, like B10's seeding): opening 2,000 incidents through
   the API would take minutes of the run; the cost of a new fingerprint is measured by the
   race and by the profile below.
-- (a) single-alert Alertmanager v4 posts (~650 B), 16 connections: every 10th post of a wrk
+- (a) single-alert Alertmanager v4 posts (843 B), 16 connections: every 10th post of a wrk
   thread carries a new fingerprint, the others a random pool fingerprint of a random source
   (they join its open group).
 - (b) 50 alerts per post (Prometheus' batch size), 8 connections: 45 consecutive pool
@@ -34,7 +37,8 @@ Scenarios (each timed one: --warm-up seconds, then --seconds measured):
   fingerprints spread over the 20 sources, 16 connections. Each wrk thread owns half of the
   fingerprints; it first posts every one of them twice in a row (two of its connections
   race to create the group), then the 3 remaining copies in a scrambled order (joins, some
-  concurrent). Must end with exactly 2,000 open groups, Σcount = 10,000, one incident each.
+  concurrent). wrk is stopped once all are processed (at most RACE_LIMIT_S). Must end with
+  exactly 2,000 open groups, Σcount = 10,000, one incident each.
 
 Zero lost: wrk's Lua records every 202's `payload` id and `accepted` count; afterwards every
 acknowledged payload must have exactly `accepted` rows in integrations_alert (and be
@@ -42,12 +46,13 @@ processed). Rows of posts whose answer wrk never read (in flight when it stopped
 the run's marker label `bench_phase` and reported, not counted as lost.
 
 Then, with the server stopped, the view runs in this process through django.test.Client
-(uncontended): ms and SQL queries per post for each kind of post, time per section of the
-request (monkeypatched timers around ingest's functions) and a cProfile of the (a) mix,
-aggregated by package — the explanation when a target is missed.
+(uncontended; the pool seeded again): ms, SQL statements and SQL time per post for each kind
+of post, time per section of the request (monkeypatched timers around ingest's functions) and
+a cProfile of the (a) mix, aggregated by package — the explanation when a target is missed.
 
 Prints a table; writes bench/results/b1-<date>.json (rewritten after every scenario).
-Exit status 0 when nothing was lost and the race is exact (targets missed are reported).
+Exit status 0 when nothing was lost or doubled and the race deduplicated exactly what was posted
+(all 10,000 posts, or what its time bound allowed); targets missed are reported, not failed.
 """
 
 import argparse
@@ -123,7 +128,7 @@ RACE_POSTS = 10_000
 RACE_FINGERPRINTS = 2_000
 WRK_TIMEOUT = "10s"
 RACE_MULT = 1_237  # prime; coprime with the 3,000 joins of a thread
-RACE_LIMIT_S = 200  # upper bound for the count-bounded race
+RACE_LIMIT_S = 180  # upper bound for the count-bounded race
 QUIET_WAIT_S = 60  # before each scenario, wait at most this long for a quiet box
 SETTLE_S = 0.3  # then wait for the server to finish what was in flight when wrk stopped
 DUMMY_SECRET_KEY = "bench-only-dummy-secret-key-" + "x" * 40  # noqa: S105
@@ -608,7 +613,7 @@ class Wrk:
         argv += ["--timeout", WRK_TIMEOUT, "-s", str(script), self.url]
         cpu = CpuAccount(self.scratch.db_name)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        before = cpu.snapshot()
+        before = _snapshot(cpu)
         proc = Proc(f"wrk-{phase}", argv, dict(os.environ), self.scratch.tmp).start()
         try:
             while done is not None and proc.alive:
@@ -621,7 +626,7 @@ class Wrk:
         except subprocess.TimeoutExpired:
             proc.stop()
             raise
-        after = cpu.snapshot()
+        after = _snapshot(cpu)
         used = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.process.returncode != 0 or not out.exists():
             raise RuntimeError(f"wrk failed ({proc.process.returncode}):\n{proc.log()[-3000:]}")
@@ -693,9 +698,22 @@ def parse_wrk(text: str) -> dict:
     }
 
 
+def _snapshot(cpu: CpuAccount) -> dict | None:
+    """CpuAccount's snapshot plus the box's steal time (this is a VM: time the hypervisor
+    gave to others counts as busy in /proc/stat, and here as "other")."""
+    snap = cpu.snapshot()
+    if snap is not None:
+        try:
+            fields = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
+            snap["steal"] = int(fields[7]) if len(fields) > 7 else 0
+        except OSError:
+            snap["steal"] = 0
+    return snap
+
+
 def cpu_share(before: dict | None, after: dict | None, wrk_ticks: int) -> dict | None:
     """Busy share of the box; of it the benchmark's (gunicorn, its PostgreSQL backends, this
-    process, wrk) and everything else's."""
+    process, wrk) and everything else's (other processes, and the hypervisor's steal)."""
     if not before or not after:
         return None
     total = after["box"][0] - before["box"][0]
@@ -710,6 +728,7 @@ def cpu_share(before: dict | None, after: dict | None, wrk_ticks: int) -> dict |
         "server_and_postgres_percent": round(100 * server / total, 1),
         "wrk_percent": round(100 * wrk_ticks / total, 1),
         "other_percent": round(100 * max(0, busy - ours) / total, 1),
+        "of_which_steal_percent": round(100 * (after["steal"] - before["steal"]) / total, 1),
     }
 
 
@@ -791,7 +810,10 @@ def race_check(race_started) -> dict:
         f" count(DISTINCT (source_id, fingerprint)) FROM {t['group']}"
         " WHERE fingerprint LIKE 'race-%%'",
     )[0]
-    rows = _sql(f"SELECT count(*) FROM {t['alert']} WHERE fingerprint LIKE 'race-%%'")[0][0]  # noqa: S608
+    rows, posted = _sql(
+        f"SELECT count(*), count(DISTINCT (source_id, fingerprint)) FROM {t['alert']}"  # noqa: S608
+        " WHERE fingerprint LIKE 'race-%%'"
+    )[0]
     opened = _sql(
         f"SELECT count(*) FROM {t['incident']}"  # noqa: S608
         " WHERE title LIKE 'Probe failure on host-race-%%' AND created_at >= %s",
@@ -800,24 +822,26 @@ def race_check(race_started) -> dict:
     span = _sql(
         f"SELECT extract(epoch FROM max(processed_at) - min(received_at)) FROM {t['raw']}"  # noqa: S608
     )[0][0]
-    exact = (
-        groups == RACE_FINGERPRINTS
-        and firing == RACE_FINGERPRINTS
-        and total == RACE_POSTS
-        and rows == RACE_POSTS
-        and opened == RACE_FINGERPRINTS
-        and incidents == RACE_FINGERPRINTS
+    # Whatever was posted (all of it, or what the time bound allowed): one open group and one
+    # incident per fingerprint, and every alert counted once in its group.
+    deduplicated = (
+        groups == posted == distinct_fp == firing == incidents == opened and total == rows
     )
+    complete = rows == RACE_POSTS and groups == RACE_FINGERPRINTS
+    exact = deduplicated and complete
     return {
         "alert_groups": groups,
         "open_groups": firing,
         "distinct_source_fingerprints": distinct_fp,
         "sum_count": total,
         "alert_rows": rows,
+        "fingerprints_posted": posted,
         "incidents_opened": opened,
         "groups_linked_to_distinct_incidents": incidents,
         "groups_without_incident": unlinked,
         "first_received_to_last_processed_s": round(float(span or 0), 2),
+        "deduplicated": deduplicated,
+        "complete": complete,
         "exact": exact,
     }
 
@@ -1217,10 +1241,10 @@ def main(argv=None) -> int:
             _sql("VACUUM (ANALYZE)")
             quiet = wait_quiet(QUIET_WAIT_S)
             cpu = CpuAccount(scratch.db_name)
-            before = cpu.snapshot()
+            before = _snapshot(cpu)
             result["profile"] = profile(sources, random.Random(args.seed)) | {
                 "box_before": quiet,
-                "cpu_percent_of_box": cpu_share(before, cpu.snapshot(), 0),
+                "cpu_percent_of_box": cpu_share(before, _snapshot(cpu), 0),
             }
         result["seconds"] = round(time.monotonic() - began, 1)
         save()
@@ -1262,9 +1286,10 @@ def _cpu(run: dict) -> tuple:
     if not c:
         return ("n/a",)
     shared = c["other_percent"] > SHARED_PERCENT
+    steal = c.get("of_which_steal_percent")
     return (
         f"{c['box_busy_percent']} / {c['server_and_postgres_percent']} / {c['wrk_percent']}"
-        f" / {c['other_percent']}",
+        f" / {c['other_percent']}" + (f" (steal {steal})" if steal is not None else ""),
         f"other ≤ {SHARED_PERCENT:.0f}",
         "SHARED BOX" if shared else "ok",
     )
@@ -1404,6 +1429,13 @@ def report(result: dict, path: Path) -> bool:
             f"{check['incidents_opened']} / {race['non_202']}",
             "2000 / 0",
         ),
+        (
+            "    posted fingerprints: 1 group + 1 incident each",
+            f"{check['fingerprints_posted']} fingerprints, Σcount = rows",
+            "",
+            _verdict(check["deduplicated"])
+            + ("" if check["complete"] else f" (race cut at {RACE_LIMIT_S} s)"),
+        ),
         ("    posts/s", race["posts_per_s"]),
         ("CPU % busy / server+PG / wrk / other: (c)", *_cpu(c)),
         ("    (m)", *_cpu(m)),
@@ -1443,7 +1475,8 @@ def report(result: dict, path: Path) -> bool:
             print(f"    {name:<52} {ms:>7.3f}")
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"\nwritten: {path.relative_to(RESULTS.parents[1])}")
-    return lost == 0 and doubled == 0 and unprocessed == 0 and check["exact"]
+    # Correctness decides the exit status; a race cut by its time bound is a missed target.
+    return lost == 0 and doubled == 0 and unprocessed == 0 and check["deduplicated"]
 
 
 if __name__ == "__main__":
