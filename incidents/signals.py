@@ -9,3 +9,7 @@ incident_transitioned = Signal()
 incident_created = Signal()
 # sender=Incident, organization_id, incident_id, fields (list of names), actor_id
 incident_changed = Signal()
+# Something every channel of the incident must carry (a status update, a pinned decision, a
+# handoff): sent after commit by the coordination services; the channel providers listen.
+# sender=Incident, organization_id, incident_id, text, kind (str), actor_id
+incident_broadcast = Signal()
