@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "tenancy",
     "taxonomy",
     "incidents",
+    "incidents.channels",
+    "incidents.statuspage",
     "integrations",
     "postmortems",
     "compliance",

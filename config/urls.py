@@ -8,6 +8,9 @@ from tenancy import views as tenancy_views
 org_patterns = [
     path("", include("tenancy.urls")),
     path("incidents/", include("incidents.urls")),
+    path("incidents/<str:key>/channels/", include("incidents.channels.urls")),
+    path("settings/channels/", include("incidents.channels.settings_urls")),
+    path("status-page/", include("incidents.statuspage.urls")),
     path("notifications/", include("incidents.notification_urls")),
     path("integrations/", include("integrations.admin_urls")),
     path("settings/taxonomy/", include("taxonomy.urls")),
@@ -31,5 +34,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("hooks/", include("integrations.urls")),
+    path("status/<slug:org_slug>/", include("incidents.statuspage.public_urls")),
     path("o/<slug:org_slug>/", include(org_patterns)),
 ]

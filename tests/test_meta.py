@@ -89,6 +89,7 @@ NOT_UNDER_ORG = {
     "admin/": "the cross-tenant staff admin",
     "hooks/": "monitoring tools authenticate with the source's secret, not a login",
     "static/": "assets",
+    "status/": "the organisation's public status page: no login, published messages only",
 }
 
 
