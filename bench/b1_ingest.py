@@ -1106,7 +1106,14 @@ def main(argv=None) -> int:
         help="seconds to wait for another benchmark run on this box to finish first",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    parser.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="seed, then only the in-process profile (no server, no wrk; ~1 min): for iterating",
+    )
     args = parser.parse_args(argv)
+    if args.profile_only:
+        return profile_only(args)
     if shutil.which("wrk") is None:
         raise SystemExit("B1 needs wrk: apt-get install -y wrk")
 
@@ -1262,6 +1269,40 @@ def main(argv=None) -> int:
         else:
             shutil.rmtree(scratch.tmp, ignore_errors=True)
     return 0 if ok else 1
+
+
+def profile_only(args) -> int:
+    """Seed a scratch database and print the in-process profile; nothing is written to
+    bench/results (a profile is not a benchmark run)."""
+    scratch = make_scratch()
+    os.environ.update(server_env(scratch))
+    try:
+        scratch.create_database()
+        scratch.flush_redis()
+        scratch.migrate()
+        import django
+
+        django.setup()
+        sources = seed()
+        seed_pool(sources)
+        _sql("VACUUM (ANALYZE)")
+        result = profile(sources, random.Random(args.seed))
+        for label, kind in result["kinds"].items():
+            print(
+                f"{label:50} {kind['ms_per_post']['p50']:8.2f} ms p50"
+                f" {kind['sql_statements_per_post']:6.1f} stmts {kind['sql_ms_per_post']:7.2f} ms SQL"
+            )
+            for name, ms in kind["sections_ms_per_post"].items():
+                print(f"      {name:60} {ms:8.3f}")
+        print(json.dumps(result["cprofile_a_mix"], indent=1))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        scratch.drop_database()
+        scratch.flush_redis()
+        shutil.rmtree(scratch.tmp, ignore_errors=True)
+    return 0
 
 
 # — the report ———————————————————————————————————————————————————————————————————————

@@ -25,6 +25,14 @@ class IntegrationsConfig(AppConfig):
         audit_register(models.MaintenanceWindow)
         audit_register(models.OutboundCall, exclude_fields=["payload", "response"])
 
+        from django.db.models.signals import post_delete, post_save
+
+        from integrations.ingest import forget_cached
+
+        for model in (models.AlertSource, models.MaintenanceWindow, models.CorrelationRule):
+            post_save.connect(forget_cached, sender=model, dispatch_uid=f"ingest-cache-{model}")
+            post_delete.connect(forget_cached, sender=model, dispatch_uid=f"ingest-cache-d-{model}")
+
         from incidents.registry import duplicate_movers, transition_hooks
         from integrations.outbound import on_transition
 

@@ -4,9 +4,10 @@ open or attach incidents, sync resolves. Nothing here needs Redis."""
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -23,11 +24,13 @@ from integrations.models import (
     MaintenanceWindow,
     RawPayload,
     SignatureSeen,
+    hash_secret,
 )
 from integrations.normalized import NormalizedAlert, PayloadError
 from taxonomy.models import OrgSettings, SeverityLevel
 from tenancy.scoping import org_scope
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 SIGNATURE_TOLERANCE_SECONDS = 300
 SEVERITY_WORDS = {
@@ -48,28 +51,115 @@ class IngestError(Exception):
         self.retry_after = retry_after
 
 
+# — per-process caches ————————————————————————————————————————————————————————————————
+
+
+CACHE_SECONDS = 5.0
+
+
+class TtlCache:
+    """What every post would otherwise read again: sources by public id, an organisation's
+    maintenance windows and correlation rules. Per process, so nothing here needs Redis.
+    Saving or deleting a row clears its entry in this process at once (signals, see
+    IntegrationsConfig.ready); other processes see the change within CACHE_SECONDS
+    (docs/alerts.md says so)."""
+
+    def __init__(self, loader, seconds: float = CACHE_SECONDS):
+        self.loader = loader
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.entries: dict = {}
+
+    def get(self, key):
+        now = time.monotonic()
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        value = self.loader(key)
+        with self.lock:
+            if len(self.entries) > 10_000:
+                self.entries.clear()
+            self.entries[key] = (now + self.seconds, value)
+        return value
+
+    def forget(self, key=None) -> None:
+        with self.lock:
+            if key is None:
+                self.entries.clear()
+            else:
+                self.entries.pop(key, None)
+
+
+def _load_source(public_id: str) -> AlertSource | None:
+    return (
+        AlertSource.objects.with_scopes_disabled()  # the public id is how a sender finds its org
+        .select_related("organization", "default_service", "default_category", "default_team")
+        .filter(public_id=public_id, is_enabled=True)
+        .first()
+    )
+
+
+def _load_windows(organization_id: int) -> list:
+    return list(
+        MaintenanceWindow.objects.with_scopes_disabled()
+        .filter(organization_id=organization_id, is_active=True)
+        .select_related("service")
+    )
+
+
+def _load_rules(organization_id: int) -> list:
+    return list(
+        CorrelationRule.objects.with_scopes_disabled()
+        .filter(organization_id=organization_id, is_active=True)
+        .select_related("source", "set_severity", "set_category", "set_service", "set_team")
+    )
+
+
+SOURCES = TtlCache(_load_source)
+WINDOWS = TtlCache(_load_windows)
+RULES = TtlCache(_load_rules)
+
+
+def forget_cached(sender, instance, **kwargs) -> None:
+    """post_save / post_delete receiver: drop what this process cached about the row."""
+    if isinstance(instance, AlertSource):
+        SOURCES.forget(instance.public_id)
+    elif isinstance(instance, MaintenanceWindow):
+        WINDOWS.forget(instance.organization_id)
+    elif isinstance(instance, CorrelationRule):
+        RULES.forget(instance.organization_id)
+
+
 # — authentication ——————————————————————————————————————————————————————————————————————
 
 
 def source_for(public_id: str) -> AlertSource:
     """The enabled source with this public id, or 404 — missing and disabled look alike."""
-    source = (
-        AlertSource.objects.with_scopes_disabled()  # the public id is how a sender finds its org
-        .select_related("organization")
-        .filter(public_id=public_id, is_enabled=True)
-        .first()
-    )
+    source = SOURCES.get(public_id)
     if source is None:
         raise IngestError(404, "Unknown alert source.")
     return source
 
 
-def check_secret(source: AlertSource, *, bearer: str, path_secret: str, body_secret: str) -> None:
+def check_secret(
+    source: AlertSource,
+    *,
+    bearer: str,
+    path_secret: str,
+    body_secret: str,
+    previous: bool = True,
+) -> None:
+    """The current secret, or (previous=True) the one a rotation keeps working for a while.
+    The webhook passes previous=False for a cached row and asks again with a fresh one, so an
+    overlap ended early elsewhere ends here too."""
     if path_secret and not source.secret_in_url:
         raise IngestError(401, "This source does not accept its secret in the URL.")
-    for candidate in (bearer, path_secret, body_secret if source.kind == "pagerduty" else ""):
-        if candidate and source.secret_matches(candidate):
+    candidates = [bearer, path_secret, body_secret if source.kind == "pagerduty" else ""]
+    for candidate in candidates:
+        if candidate and hmac.compare_digest(hash_secret(candidate), source.secret_hash):
             return
+    if previous and any(c and source.secret_matches(c) for c in candidates):
+        return
     raise IngestError(401, "Missing or wrong secret.")
 
 
@@ -89,7 +179,9 @@ def _parse_signature(header: str) -> tuple[int, list[str]]:
     return stamp, signatures
 
 
-def check_signature(source: AlertSource, *, header: str, body: bytes, now=None) -> None:
+def check_signature(
+    source: AlertSource, *, header: str, body: bytes, now=None, previous: bool = True
+) -> None:
     """HMAC-SHA256 of "<t>.<raw body>" with the source's secret (or the previous one while it is
     rotated); several v1= values allowed; ±300 s; a signature is accepted once."""
     if not source.hmac_secret:
@@ -103,7 +195,8 @@ def check_signature(source: AlertSource, *, header: str, body: bytes, now=None) 
     message = f"{stamp}.".encode() + body
     keys = [source.hmac_secret]
     if (
-        source.previous_hmac_secret
+        previous
+        and source.previous_hmac_secret
         and source.previous_secret_expires_at
         and source.previous_secret_expires_at > now
     ):
@@ -188,6 +281,7 @@ class Outcome:
     resolved: int = 0
     suppressed: int = 0
     incidents: list[str] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)  # groups still without an incident
 
 
 def parse_json(body: bytes):
@@ -202,34 +296,77 @@ def level_for(word: str) -> int | None:
     return next((level for level, words in SEVERITY_WORDS.items() if word in words), None)
 
 
-def _upsert_group(source: AlertSource, alert: NormalizedAlert, now) -> tuple[int, bool]:
-    """Join the open group of this fingerprint or open one: a single INSERT … ON CONFLICT on
-    the partial unique index, so concurrent identical posts make exactly one group."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO integrations_alertgroup
-                (organization_id, source_id, fingerprint, status, title, severity, labels,
-                 first_seen, last_seen, count, is_suppressed, suppressed_reason)
-            VALUES (%s, %s, %s, 'firing', %s, %s, %s, %s, %s, 1, false, '')
-            ON CONFLICT (organization_id, source_id, fingerprint) WHERE status = 'firing'
-            DO UPDATE SET count = integrations_alertgroup.count + 1,
-                          last_seen = EXCLUDED.last_seen
-            RETURNING id, (xmax = 0) AS inserted
-            """,
-            [
-                source.organization_id,
-                source.pk,
-                alert.fingerprint,
+_UPSERT = """
+    WITH v AS (
+        SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[])
+            AS v(fingerprint, title, severity, labels, n)
+    ), up AS (
+        INSERT INTO integrations_alertgroup
+            (organization_id, source_id, fingerprint, status, title, severity, labels,
+             first_seen, last_seen, count, is_suppressed, suppressed_reason)
+        SELECT %s, %s, v.fingerprint, 'firing', v.title, v.severity, v.labels::jsonb,
+               %s, %s, v.n, false, ''
+        FROM v ORDER BY v.fingerprint
+        ON CONFLICT (organization_id, source_id, fingerprint) WHERE status = 'firing'
+        DO UPDATE SET count = integrations_alertgroup.count + EXCLUDED.count,
+                      last_seen = EXCLUDED.last_seen
+        RETURNING id, fingerprint, (xmax = 0) AS inserted, incident_id, is_suppressed
+    )
+    SELECT up.id, up.fingerprint, up.inserted, up.incident_id, up.is_suppressed, i.key
+    FROM up LEFT JOIN incidents_incident i ON i.id = up.incident_id
+"""
+
+
+@dataclass
+class _Upserted:
+    id: int
+    inserted: bool
+    incident_id: int | None
+    is_suppressed: bool
+    incident_key: str | None
+
+
+def _upsert_groups(source: AlertSource, alerts: list[NormalizedAlert], now) -> dict:
+    """Join the open group of each fingerprint or open one — one INSERT … ON CONFLICT on the
+    partial unique index for the whole list, so concurrent identical posts make exactly one
+    group. Repeats of a fingerprint within the list count once each; rows are taken in
+    fingerprint order, so two batches sharing fingerprints cannot deadlock."""
+    merged: dict[str, list] = {}
+    for alert in alerts:
+        if alert.fingerprint in merged:
+            merged[alert.fingerprint][3] += 1
+        else:
+            merged[alert.fingerprint] = [
                 alert.title,
                 alert.severity[:30],
                 json.dumps(alert.labels),
+                1,
+            ]
+    fingerprints = list(merged)
+    columns = list(zip(*merged.values(), strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT,
+            [
+                fingerprints,
+                list(columns[0]),
+                list(columns[1]),
+                list(columns[2]),
+                list(columns[3]),
+                source.organization_id,
+                source.pk,
                 now,
                 now,
             ],
         )
-        group_id, inserted = cursor.fetchone()
-    return group_id, inserted
+        rows = cursor.fetchall()
+    return {fp: _Upserted(gid, ins, inc, sup, key) for gid, fp, ins, inc, sup, key in rows}
+
+
+def _upsert_group(source: AlertSource, alert: NormalizedAlert, now) -> tuple[int, bool]:
+    """One alert's group (see _upsert_groups): its id, and whether it was just opened."""
+    row = _upsert_groups(source, [alert], now)[alert.fingerprint]
+    return row.id, row.inserted
 
 
 def _window_for(source: AlertSource, alert: NormalizedAlert, windows, now):
@@ -304,10 +441,7 @@ def correlate(group: AlertGroup, *, now) -> Incident | None:
     if previous is not None:
         _link(group, previous.incident, now, f"Alert fired again: {group.title}")
         return previous.incident
-    rules = list(
-        CorrelationRule.objects.filter(organization_id=group.organization_id, is_active=True)
-    )
-    rule = rule_for(group, rules)
+    rule = rule_for(group, RULES.get(group.organization_id))
     if rule is not None and rule.action == CorrelationRule.Action.RECORD:
         return None
     if rule is not None and rule.threshold_count > 1:
@@ -417,8 +551,6 @@ class _Candidate:
 def _clustered(source, alert: NormalizedAlert, rule, now) -> NormalizedAlert:
     """Alerts whose grouping labels agree join one cluster group while it keeps receiving them
     within the rule's window; after a quiet window the cluster closes and a new one starts."""
-    from dataclasses import replace
-
     key = "|".join(f"{k}={alert.labels.get(k, '')}" for k in rule.group_by)
     fingerprint = f"cluster:{rule.pk}:" + hashlib.sha256(key.encode()).hexdigest()[:32]
     quiet_since = now - timezone.timedelta(minutes=rule.group_window_minutes)
@@ -441,89 +573,204 @@ def _flap_guard(source, alert: NormalizedAlert, rule, group_id: int, now) -> Non
         )
 
 
-def process(raw: RawPayload, alerts: list[NormalizedAlert], *, now=None) -> Outcome:
-    """Everything after the raw payload is committed, in one transaction per payload."""
-    now = now or timezone.now()
-    outcome = Outcome()
-    source = raw.source
-    with org_scope(raw.organization_id), transaction.atomic():
-        windows = [
-            w
-            for w in MaintenanceWindow.objects.filter(
-                organization_id=raw.organization_id, is_active=True
-            )
-        ]
-        rules = list(
-            CorrelationRule.objects.filter(organization_id=raw.organization_id, is_active=True)
-        )
-        touched: dict[int, bool] = {}
-        rows = []
-        for normalized in alerts:
-            window = _window_for(source, normalized, windows, now)
-            group_id = None
-            if normalized.status == "resolved":
-                group = _resolve_group(source, normalized, now)
-                group_id = group.pk if group else None
-                outcome.resolved += 1
-            elif normalized.status == "acknowledged":
-                # The sender's own acknowledgement: recorded on the open group, opens nothing.
-                group_id = (
-                    AlertGroup.objects.filter(
-                        source=source, fingerprint=normalized.fingerprint, status="firing"
-                    )
-                    .values_list("pk", flat=True)
-                    .first()
-                )
-            else:
-                rule = rule_for(_Candidate(source.pk, normalized), rules)
-                if rule is not None and rule.group_by:
-                    normalized = _clustered(source, normalized, rule, now)
-                group_id, inserted = _upsert_group(source, normalized, now)
-                if inserted and rule is not None and rule.flap_max:
-                    _flap_guard(source, normalized, rule, group_id, now)
-                touched[group_id] = touched.get(group_id, False) or inserted
-                if inserted:
-                    outcome.groups_new += 1
-                else:
-                    outcome.groups_joined += 1
-                if window is not None:
-                    AlertGroup.objects.filter(pk=group_id).update(
-                        is_suppressed=True, suppressed_reason=f"maintenance: {window.name}"
-                    )
-                    outcome.suppressed += 1
-            rows.append(
-                Alert(
-                    organization_id=raw.organization_id,
-                    source=source,
-                    raw=raw,
-                    group_id=group_id,
-                    fingerprint=normalized.fingerprint,
-                    status=normalized.status,
-                    title=normalized.title,
-                    severity=normalized.severity[:30],
-                    labels=normalized.labels,
-                    annotations=normalized.annotations,
-                    description=normalized.description,
-                    links=normalized.links,
-                    starts_at=normalized.starts_at,
-                    ends_at=normalized.ends_at,
-                    received_at=raw.received_at,
-                    processed_at=now,
-                    suppressed_by=window,
-                )
-            )
-        Alert.objects.bulk_create(rows)
-        outcome.alerts = len(rows)
-        for group in AlertGroup.objects.filter(pk__in=list(touched)).select_related(
-            "source", "source__organization", "source__default_service"
+_INSERT_ALERTS = """
+    INSERT INTO integrations_alert
+        (organization_id, source_id, raw_id, group_id, fingerprint, status, title, severity,
+         labels, annotations, description, links, starts_at, ends_at, received_at,
+         processed_at, suppressed_by_id)
+    SELECT %s, %s, %s, a.group_id, a.fingerprint, a.status, a.title, a.severity,
+           a.labels::jsonb, a.annotations::jsonb, a.description, a.links::jsonb,
+           a.starts_at, a.ends_at, %s, %s, a.window_id
+    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
+                %s::bigint[])
+        AS a(group_id, fingerprint, status, title, severity, labels, annotations,
+             description, links, starts_at, ends_at, window_id)
+"""
+
+
+def _insert_alerts(source, raw_id: int, received_at, now, rows: list) -> None:
+    """Every alert of the payload in one INSERT (rows: (alert, group_id, window_id))."""
+    columns: list[list] = [[] for _ in range(12)]
+    for alert, group_id, window_id in rows:
+        for column, value in zip(
+            columns,
+            (
+                group_id,
+                alert.fingerprint,
+                alert.status,
+                alert.title,
+                alert.severity[:30],
+                json.dumps(alert.labels),
+                json.dumps(alert.annotations),
+                alert.description,
+                json.dumps(alert.links),
+                alert.starts_at,
+                alert.ends_at,
+                window_id,
+            ),
+            strict=True,
         ):
-            incident = correlate(group, now=now)
-            if incident is not None and incident.key not in outcome.incidents:
-                outcome.incidents.append(incident.key)
+            column.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_ALERTS,
+            [source.organization_id, source.pk, raw_id, received_at, now, *columns],
+        )
+
+
+def _process(source: AlertSource, raw_id: int, received_at, alerts, now) -> Outcome:
+    """Suppress, dedup, correlate and store the alerts of one committed-or-committing payload.
+    Firing alerts go to the database in runs (one upsert per run); a resolve or an
+    acknowledgement ends the run first, so a payload is applied in the order it was sent."""
+    outcome = Outcome()
+    windows = WINDOWS.get(source.organization_id)
+    rules = RULES.get(source.organization_id)
+    rows: list = []  # (alert, group_id, window_id) in the order received
+    pending: list = []  # the current run of firing alerts: (index in rows, alert, rule, window)
+    opened: dict[int, bool] = {}  # groups that may need an incident: id → just inserted
+    keys: list[str] = []
+
+    def flush():
+        if not pending:
+            return
+        upserted = _upsert_groups(source, [alert for _, alert, _, _ in pending], now)
+        seen_new: set[int] = set()
+        for index, alert, rule, window in pending:
+            row = upserted[alert.fingerprint]
+            rows[index] = (alert, row.id, window.pk if window else None)
+            if row.inserted and row.id not in seen_new:
+                seen_new.add(row.id)
+                outcome.groups_new += 1
+                if rule is not None and rule.flap_max:
+                    _flap_guard(source, alert, rule, row.id, now)
+            else:
+                outcome.groups_joined += 1
+            if window is not None:
+                AlertGroup.objects.filter(pk=row.id).update(
+                    is_suppressed=True, suppressed_reason=f"maintenance: {window.name}"
+                )
+                outcome.suppressed += 1
+            elif row.incident_id is None and not row.is_suppressed:
+                opened[row.id] = opened.get(row.id, False) or row.inserted
+            elif row.incident_key and row.incident_key not in keys:
+                keys.append(row.incident_key)
+        pending.clear()
+
+    for normalized in alerts:
+        window = _window_for(source, normalized, windows, now) if windows else None
+        if normalized.status == "firing":
+            rule = rule_for(_Candidate(source.pk, normalized), rules) if rules else None
+            if rule is not None and rule.group_by:
+                normalized = _clustered(source, normalized, rule, now)
+            rows.append(None)
+            pending.append((len(rows) - 1, normalized, rule, window))
+            continue
+        flush()
+        if normalized.status == "resolved":
+            group = _resolve_group(source, normalized, now)
+            group_id = group.pk if group else None
+            outcome.resolved += 1
+        else:
+            # The sender's own acknowledgement: recorded on the open group, opens nothing.
+            group_id = (
+                AlertGroup.objects.filter(
+                    source=source, fingerprint=normalized.fingerprint, status="firing"
+                )
+                .values_list("pk", flat=True)
+                .first()
+            )
+        rows.append((normalized, group_id, window.pk if window else None))
+    flush()
+    _insert_alerts(source, raw_id, received_at, now, rows)
+    outcome.alerts = len(rows)
+    outcome.incidents = keys
+    outcome.pending = list(opened)
+    return outcome
+
+
+def _correlate_pending(outcome: Outcome, now) -> None:
+    """Open or attach incidents for the groups that have none yet. Each group is locked first
+    and skipped when another request holds it: two posts of a new fingerprint racing each
+    other make one incident (the first), not two; the sweep looks at anything left."""
+    if not outcome.pending:
+        return
+    groups = (
+        AlertGroup.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=outcome.pending)
+        .select_related("source", "source__organization", "source__default_service")
+    )
+    for group in groups:
+        incident = correlate(group, now=now)
+        if incident is not None and incident.key not in outcome.incidents:
+            outcome.incidents.append(incident.key)
+    outcome.pending = []
+
+
+def process(raw: RawPayload, alerts: list[NormalizedAlert], *, now=None) -> Outcome:
+    """Process a payload that is already committed (the sweep, the "send test alert"
+    button), in one transaction, and mark it processed."""
+    now = now or timezone.now()
+    with org_scope(raw.organization_id), transaction.atomic():
+        outcome = _process(raw.source, raw.pk, raw.received_at, alerts, now)
+        _correlate_pending(outcome, now)
         RawPayload.objects.filter(pk=raw.pk).update(
-            status=RawPayload.Status.PROCESSED, processed_at=now, alert_count=len(rows)
+            status=RawPayload.Status.PROCESSED, processed_at=now, alert_count=outcome.alerts
         )
     return outcome
+
+
+_INSERT_RAW = """
+    INSERT INTO integrations_rawpayload
+        (organization_id, source_id, received_at, content_type, body, status, error,
+         alert_count, processed_at)
+    VALUES (%s, %s, %s, %s, %s, 'processed', '', %s, %s)
+    RETURNING id
+"""
+
+
+def receive(
+    source: AlertSource, *, body: bytes, content_type: str, alerts: list[NormalizedAlert]
+) -> tuple[int, Outcome | None]:
+    """The webhook's path. First transaction: the raw payload, the alerts and their groups,
+    one commit — processing runs in a savepoint, and when it fails the raw payload is still
+    committed (as `received`, for sweep_pending), so the sender's 202 always means "stored"
+    and nothing is half-written. Second transaction: incidents for new groups — kept out of
+    the first so that a post racing this one for the same new fingerprint waits for a short
+    transaction, not for an incident's creation; if it fails, the groups stay unlinked and
+    sweep_pending opens their incidents. Returns (payload id, outcome or None)."""
+    now = timezone.now()
+    with org_scope(source.organization_id):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _INSERT_RAW,
+                    [
+                        source.organization_id,
+                        source.pk,
+                        now,
+                        content_type[:100],
+                        body.decode("utf-8", "replace"),
+                        len(alerts),
+                        now,
+                    ],
+                )
+                raw_id = cursor.fetchone()[0]
+            try:
+                with transaction.atomic():
+                    outcome = _process(source, raw_id, now, alerts, now)
+            except Exception:  # noqa: BLE001 — stored is stored: the sweep retries the rest
+                log.exception("processing payload %s failed; it stays queued", raw_id)
+                RawPayload.objects.filter(pk=raw_id).update(
+                    status=RawPayload.Status.RECEIVED, processed_at=None, alert_count=0
+                )
+                return raw_id, None
+        try:
+            with transaction.atomic():
+                _correlate_pending(outcome, now)
+        except Exception:  # noqa: BLE001 — committed already: answer 202, the sweep finishes
+            log.exception("opening incidents for payload %s failed; the sweep retries", raw_id)
+    return raw_id, outcome
 
 
 def sweep_pending(*, now=None, limit: int = 200) -> dict:

@@ -5,7 +5,7 @@ down so the sender retries."""
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -62,12 +62,23 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
     try:
         source = ingest.source_for(public_id)
         body = _read_body(request)
-        ingest.check_secret(
-            source, bearer=_bearer(request), path_secret=secret, body_secret=_routing_key(body)
-        )
-        ingest.check_signature(
-            source, header=request.META.get("HTTP_X_VIGIL_SIGNATURE", ""), body=body
-        )
+        credentials = {
+            "bearer": _bearer(request),
+            "path_secret": secret,
+            "body_secret": _routing_key(body),
+        }
+        signature = request.META.get("HTTP_X_VIGIL_SIGNATURE", "")
+        try:
+            _authenticate(source, credentials, signature, body, previous=False)
+        except IngestError as error:
+            if error.status != 401:
+                raise
+            # Not the current secret of the cached row: the source may have been rotated since
+            # (in another process), or this is a rotation's previous secret, which is only
+            # taken from a fresh row so that ending an overlap takes effect at once.
+            ingest.SOURCES.forget(public_id)
+            source = ingest.source_for(public_id)
+            _authenticate(source, credentials, signature, body, previous=True)
         ingest.check_rate(source)
         if heartbeat:
             return _heartbeat(source)
@@ -82,7 +93,11 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
                 status=RawPayload.Status.REJECTED, error=str(error)[:500]
             )
             raise IngestError(400, str(error)) from None
-        raw = ingest.store_raw(source=source, body=body, content_type=content_type)
+        # Stored and processed in one transaction; a processing failure still commits the
+        # raw payload (as "received", for the reprocessing sweep) and answers 202.
+        raw_id, outcome = ingest.receive(
+            source, body=body, content_type=content_type, alerts=alerts
+        )
     except IngestError as error:
         if source is not None and error.status in (400, 401, 413, 415):
             ingest.count_rejection(source)
@@ -90,19 +105,14 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
     except (OperationalError, InterfaceError) as error:
         log.warning("alert store unavailable: %s", type(error).__name__)
         return _error(503, "The alert store is unavailable; retry later.", 30)
-    # The payload is committed: from here on the sender gets 202 whatever happens, and a
-    # failure leaves the raw row "received" for the reprocessing sweep.
-    try:
-        outcome = ingest.process(raw, alerts)
-    except DatabaseError:
-        log.exception("processing payload %s failed; it stays queued", raw.pk)
+    if outcome is None:
         return JsonResponse(
-            {"accepted": len(alerts), "payload": raw.pk, "queued": True}, status=202
+            {"accepted": len(alerts), "payload": raw_id, "queued": True}, status=202
         )
     return JsonResponse(
         {
             "accepted": outcome.alerts,
-            "payload": raw.pk,
+            "payload": raw_id,
             "groups_new": outcome.groups_new,
             "groups_joined": outcome.groups_joined,
             "resolved": outcome.resolved,
@@ -111,6 +121,11 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
         },
         status=202,
     )
+
+
+def _authenticate(source, credentials: dict, signature: str, body: bytes, previous: bool) -> None:
+    ingest.check_secret(source, **credentials, previous=previous)
+    ingest.check_signature(source, header=signature, body=body, previous=previous)
 
 
 def _heartbeat(source):

@@ -43,6 +43,16 @@ class StrictClient(Client):
         return super().request(**request)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_ingest_caches():
+    """Ingestion caches sources, rules and windows per process for a few seconds; every test
+    starts without what an earlier test's (rolled back) rows left there."""
+    from integrations import ingest
+
+    for cache in (ingest.SOURCES, ingest.WINDOWS, ingest.RULES):
+        cache.forget()
+
+
 @pytest.fixture
 def client():
     return StrictClient()

@@ -672,3 +672,126 @@ def test_a_flapping_alert_stops_opening_incidents(acme, make_member):
     assert len(groups(acme)) == 5
     assert len(flagged) == 2
     assert all(g.incident_id is None for g in flagged)
+
+
+# — one commit per post, failures after it ————————————————————————————————————————————
+
+
+def _fail_in_the_database(*args, **kwargs):
+    """A real error raised by PostgreSQL (division by zero), not a Python stand-in."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 / 0")
+
+
+def test_a_processing_failure_commits_the_payload_as_queued_and_the_sweep_finishes_it(
+    acme, monkeypatch
+):
+    source = make_source(acme)
+    monkeypatch.setattr(ingest, "_insert_alerts", _fail_in_the_database)
+    response = post(source, am_body(am_alert(), am_alert(fingerprint="fp-2")))
+    assert response.status_code == 202
+    assert response.json()["queued"] is True
+    with scopes_disabled():
+        raw = RawPayload.objects.get(pk=response.json()["payload"])
+        assert raw.status == "received"
+        assert raw.alert_count == 0
+        assert not Alert.objects.exists()
+    assert groups(acme) == []  # the savepoint took the half-done groups back
+    monkeypatch.undo()
+    assert ingest.sweep_pending(now=timezone.now() + dt.timedelta(minutes=2))["payloads"] == 1
+    with scopes_disabled():
+        raw.refresh_from_db()
+        assert raw.status == "processed"
+        assert Alert.objects.count() == 2
+    assert len(incidents(acme)) == 2
+
+
+def test_when_opening_the_incident_fails_the_alert_is_kept_and_the_sweep_opens_it(
+    acme, monkeypatch
+):
+    from incidents import services as incident_services
+
+    source = make_source(acme)
+    monkeypatch.setattr(incident_services, "incident_create", _fail_in_the_database)
+    response = post(source, am_body(am_alert()))
+    assert response.status_code == 202
+    assert response.json()["groups_new"] == 1
+    assert response.json()["incidents"] == []
+    [group] = groups(acme)
+    assert group.incident_id is None
+    with scopes_disabled():
+        assert RawPayload.objects.get().status == "processed"
+        assert Alert.objects.get().group_id == group.pk
+    monkeypatch.undo()
+    assert ingest.sweep_pending()["groups"] == 1
+    [incident] = incidents(acme)
+    assert groups(acme)[0].incident_id == incident.pk
+
+
+def test_a_payload_is_applied_in_the_order_it_was_sent(acme):
+    """fire, resolve, fire again in one payload: the first group resolves and a second one
+    opens — the resolve ends a run of firing alerts before the next is upserted."""
+    source = make_source(acme)
+    response = post(
+        source,
+        am_body(am_alert(), am_alert(status="resolved"), am_alert(), am_alert()),
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["groups_new"], body["groups_joined"], body["resolved"]) == (
+        4,
+        2,
+        1,
+        1,
+    )
+    first, second = groups(acme)
+    assert (first.status, first.count) == ("resolved", 1)
+    assert (second.status, second.count) == ("firing", 2)
+    with scopes_disabled():
+        assert [a.group_id for a in Alert.objects.order_by("pk")] == [
+            first.pk,
+            first.pk,
+            second.pk,
+            second.pk,
+        ]
+
+
+def test_a_batch_repeating_a_fingerprint_counts_every_copy(acme):
+    source = make_source(acme)
+    alerts = [am_alert(fingerprint=f"fp-{i % 3}") for i in range(7)]
+    body = post(source, am_body(*alerts)).json()
+    assert (body["accepted"], body["groups_new"], body["groups_joined"]) == (7, 3, 4)
+    assert sorted(g.count for g in groups(acme)) == [2, 2, 3]
+    assert len(incidents(acme)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_sharing_new_fingerprints_make_one_group_and_incident_each(acme):
+    """Overlapping batches in different orders: no deadlock (rows are locked in fingerprint
+    order), one group and one incident per fingerprint, every copy counted."""
+    source = make_source(acme)
+    fingerprints = [f"fp-{i:02d}" for i in range(12)]
+    barrier = threading.Barrier(6)
+    codes = []
+
+    def send(offset):
+        barrier.wait()
+        try:
+            rotated = fingerprints[offset:] + fingerprints[:offset]
+            codes.append(post(source, am_body(*[am_alert(fingerprint=f) for f in rotated])))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(k * 2,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [c.status_code for c in codes] == [202] * 6
+    made = groups(acme)
+    assert sorted(g.fingerprint for g in made) == fingerprints
+    assert {g.count for g in made} == {6}
+    ingest.sweep_pending()  # a group whose lock a racing post held is linked here at the latest
+    assert len(incidents(acme)) == 12
+    assert all(g.incident_id for g in groups(acme))
+    assert len({g.incident_id for g in groups(acme)}) == 12
