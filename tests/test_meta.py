@@ -16,6 +16,8 @@ VIGIL_APPS = {
     "tenancy",
     "taxonomy",
     "incidents",
+    "incident_channels",
+    "statuspage",
     "integrations",
     "postmortems",
     "compliance",
