@@ -31,6 +31,13 @@ class IncidentsConfig(AppConfig):
         audit_register(models.ChatWebhook, exclude_fields=["url"])
         audit_register(models.IncidentUserObjectPermission)
         audit_register(models.IncidentGroupObjectPermission)
+        audit_register(models.IncidentRole)
+        audit_register(models.StatusCadence)
+        audit_register(models.StatusUpdateTemplate)
+        audit_register(models.StatusUpdate)
+        audit_register(models.StatusDeadline)
+        audit_register(models.Handoff)
+        audit_register(models.OpenQuestion)
 
         from django.db.models.signals import post_save
 
@@ -40,6 +47,7 @@ class IncidentsConfig(AppConfig):
 
         register_seeder("sla", 15, seed_sla_defaults)
         register_seeder("incidents", 20, demo.seed_incidents)
+        register_seeder("coordination", 25, demo.seed_coordination)
         post_save.connect(_seed_new_organization, sender=Organization, dispatch_uid="sla-defaults")
 
 
@@ -48,3 +56,6 @@ def _seed_new_organization(sender, instance, created, raw=False, **kwargs):
         from incidents.sla_defaults import seed_sla_defaults
 
         seed_sla_defaults(instance)
+        from incidents.coordination import seed_status_templates
+
+        seed_status_templates(instance)

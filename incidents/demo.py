@@ -9,7 +9,7 @@ from auditlog.context import disable_auditlog
 from django.utils import timezone
 
 from incidents import services, sla
-from incidents.lifecycle import Status
+from incidents.lifecycle import OPEN_STATES, Status
 from incidents.models import (
     EscalationRun,
     ImpactPeriod,
@@ -266,3 +266,72 @@ def _rebuild_sla(incident: Incident) -> None:
         timer.save()
     if incident.status == Status.REPORTED:
         sla.schedule_escalation(incident, trigger="new", start=incident.reported_at)
+
+
+def seed_coordination(org: Organization) -> None:
+    """Roles, a few status updates, a decision, an open question and a pending handoff on the
+    newest open incidents, so the incident page shows coordination at work. Idempotent: an
+    organisation with status updates is left alone. Made through the services, so the
+    timeline and the next-update deadlines are real (and the sweeper reminds on time)."""
+    from incidents import coordination
+    from incidents.models import IncidentRole, StatusUpdate
+
+    coordination.seed_status_templates(org)
+    if StatusUpdate.objects.filter(organization=org).exists():
+        return
+    people = _people(org)
+    if not people:
+        return
+    open_incidents = list(
+        Incident.objects.filter(organization=org, status__in=OPEN_STATES)
+        .select_related("severity", "commander")
+        .order_by("-reported_at")[:4]
+    )
+    now = timezone.now()
+    for index, incident in enumerate(open_incidents):
+        commander = incident.commander or people[0]
+        if incident.commander_id is None:
+            coordination.role_assign(
+                incident=incident, actor=None, role=coordination.COMMANDER, user=commander
+            )
+            incident = Incident.objects.get(pk=incident.pk)
+        others = [p for p in people if p.pk != commander.pk]
+        for role, person in zip(
+            [IncidentRole.Kind.COMMS, IncidentRole.Kind.SCRIBE], others[:2], strict=False
+        ):
+            coordination.role_assign(incident=incident, actor=commander, role=role, user=person)
+        if others:
+            coordination.role_take(
+                incident=incident, actor=others[-1], role=IncidentRole.Kind.RESPONDER
+            )
+        template = coordination.StatusUpdateTemplate.objects.filter(organization=org).first()
+        fields = coordination.template_render(template, incident) if template else {}
+        coordination.status_update_post(
+            incident=incident,
+            actor=commander,
+            current_status=fields.get("current_status") or f"Investigating {incident.title}.",
+            impact=fields.get("impact", ""),
+            workaround=fields.get("workaround", ""),
+            template=template,
+        )
+        coordination.decision_record(
+            incident=incident,
+            actor=commander,
+            text="Hold all deploys to the affected service until the cause is known.",
+            pinned=index == 0,
+        )
+        coordination.question_add(
+            incident=incident, actor=commander, text="Did the last release touch this service?"
+        )
+        if index == 0 and others:
+            coordination.handoff_create(
+                incident=incident,
+                actor=commander,
+                incoming=others[0],
+                summary="Traffic drained from the failing node; error rate down to 2 %. "
+                "Root cause not confirmed yet.",
+                workarounds="Customers can retry failed payments after a minute.",
+                pending_actions=[("Compare the release diff with the error logs", others[0])],
+                questions=["Do we need to tell the regulator?"],
+                now=now,
+            )

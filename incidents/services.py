@@ -71,6 +71,37 @@ def _require(organization: Organization, actor: User | None, capability: Capabil
         raise PermissionDenied(f"Your role may not {capability.replace('_', ' ')}.")
 
 
+def is_manager(organization: Organization, user: User | None) -> bool:
+    """Org managers (manager and admin roles) hold command authority on every incident."""
+    return role_of(organization, user) in (Role.MANAGER, Role.ADMIN)
+
+
+def command_refusal(incident: Incident, actor: User | None, what: str) -> str | None:
+    """Why `actor` may not use the incident commander's authority (change severity, assign
+    roles, close a SEV-1/SEV-2) on `incident`, or None when they may. The commander and the
+    organisation's managers may; while nobody commands, anyone who may update incidents may.
+    `actor=None` is Vigil itself."""
+    if actor is None:
+        return None
+    role = role_of(incident.organization, actor)
+    if role in (Role.MANAGER, Role.ADMIN):
+        return None
+    if not can(role, Capability.UPDATE_INCIDENTS):
+        return f"Your role may not {what}."
+    if incident.commander_id is None or incident.commander_id == actor.pk:
+        return None
+    return (
+        f"Only the incident commander ({incident.commander}) or a manager may {what}. "
+        "Ask them, or ask for a handoff."
+    )
+
+
+def require_command(incident: Incident, actor: User | None, what: str) -> None:
+    refusal = command_refusal(incident, actor, what)
+    if refusal:
+        raise PermissionDenied(refusal)
+
+
 def member_ids(organization: Organization) -> set[int]:
     return set(
         Membership.objects.filter(organization=organization).values_list("user_id", flat=True)
@@ -314,6 +345,9 @@ def incident_create(
         organization=organization, incident=incident, number=1, started_at=detected_at
     )
     sla.on_created(incident)
+    from incidents import coordination
+
+    coordination.on_created(incident)
     record(
         incident,
         kind=TimelineEvent.Kind.CREATED,
@@ -419,6 +453,8 @@ def incident_update(
     )
     if "commander" in changes:
         _check_member(organization, "commander", changes["commander"])
+        if changes["commander"] != incident.commander:
+            require_command(incident, actor, "assign the commander")
     if "title" in changes:
         changes["title"] = (changes["title"] or "").strip()
         if not changes["title"]:
@@ -536,6 +572,7 @@ def incident_change_severity(
     if not reason.strip():
         raise ValidationError({"reason": "Say why the severity changes."})
     incident = _lock(incident, expected_version)
+    require_command(incident, actor, "change the severity")
     if incident.severity_id == severity.pk:
         return incident
     previous = incident.severity
@@ -553,6 +590,9 @@ def incident_change_severity(
         chosen=severity.name,
     )
     sla.on_severity_changed(incident, actor=actor)
+    from incidents import coordination
+
+    coordination.on_severity_changed(incident)
     _on_commit_send(
         signals.incident_changed,
         incident,
@@ -588,12 +628,16 @@ def available_transitions(incident: Incident, user: User) -> list[dict]:
         if incident.status not in sources:
             continue
         missing = lifecycle.missing_for(incident, target, definitions)
+        refusal = None
+        if allowed_role and name == "close" and incident.severity.is_major:
+            refusal = command_refusal(incident, user, f"close a {incident.severity}")
         options.append(
             {
                 "name": name,
                 "label": label,
                 "target": target,
                 "missing": missing,
+                "refusal": refusal,
                 "allowed": allowed_role,
                 "needs_note": name in ("dismiss", "reopen"),
                 "needs_primary": name == "mark_duplicate",
@@ -636,6 +680,8 @@ def incident_transition(
     missing = lifecycle.missing_for(incident, target)
     if missing:
         raise RequirementsMissing(missing)
+    if name == "close" and incident.severity.is_major:
+        require_command(incident, actor, f"close a {incident.severity}")
     # django-fsm's own check (role and conditions) as the last word; the two checks above
     # only exist to say *why* in words a responder understands.
     if actor is not None and not has_transition_perm(method, actor):
@@ -683,6 +729,9 @@ def incident_transition(
     incident.updated_at = now
     incident.save()
     sla.on_transition(incident, previous=previous, target=target, now=now)
+    from incidents import coordination
+
+    coordination.on_transition(incident, previous=previous, target=target, now=now)
     from incidents.registry import transition_hooks
 
     for hook in transition_hooks:

@@ -471,6 +471,10 @@ def sweep_due(*, now=None, limit: int = SWEEP_BATCH) -> dict:
         counts["warned"] += len(warn)
         if not warn:
             break
+    # Status-update cadence and handoff deadlines: the same claim-act-mark discipline.
+    from incidents import coordination
+
+    counts.update(coordination.sweep(now=now, limit=limit))
     return counts
 
 
@@ -497,5 +501,8 @@ def next_due(now=None) -> datetime.datetime | None:
                 fired_at__isnull=True, cancelled_at__isnull=True
             ).aggregate(m=Min("due_at"))["m"],
         ]
+    from incidents import coordination
+
+    candidates.append(coordination.next_due(now))
     present = [c for c in candidates if c is not None]
     return min(present) if present else None

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from incidents import coordination_views as coord
 from incidents import sla_views, views
 
 app_name = "incidents"
@@ -20,6 +21,10 @@ urlpatterns = [
     path("sla/calendar/", sla_views.sla_calendar_save, name="sla_calendar_save"),
     path("sla/holidays/", sla_views.sla_holiday_add, name="sla_holiday_add"),
     path("sla/holidays/<int:pk>/delete/", sla_views.sla_holiday_delete, name="sla_holiday_delete"),
+    path("status-updates/", coord.status_settings, name="status_settings"),
+    path("status-updates/cadence/", coord.cadence_save, name="status_cadence_save"),
+    path("status-updates/templates/new/", coord.template_edit, name="status_template_create"),
+    path("status-updates/templates/<int:pk>/", coord.template_edit, name="status_template_update"),
     path("<str:key>/", views.incident_detail, name="incident_detail"),
     path("<str:key>/timeline/", views.incident_timeline, name="incident_timeline"),
     path("<str:key>/edit/", views.incident_update, name="incident_update"),
@@ -46,4 +51,23 @@ urlpatterns = [
     path("<str:key>/sla/<int:pk>/pause/", views.sla_pause, name="sla_pause"),
     path("<str:key>/sla/<int:pk>/resume/", views.sla_resume, name="sla_resume"),
     path("<str:key>/ownership/<int:pk>/decide/", views.ownership_decide, name="ownership_decide"),
+    # coordination: roles, status updates, handoffs, decisions, open questions
+    path("<str:key>/roles/assign/", coord.role_assign, name="role_assign"),
+    path("<str:key>/roles/take/", coord.role_take, name="role_take"),
+    path("<str:key>/roles/<int:pk>/release/", coord.role_release, name="role_release"),
+    path("<str:key>/updates/", coord.status_update_list, name="status_update_list"),
+    path("<str:key>/updates/new/", coord.status_update_create, name="status_update_create"),
+    path("<str:key>/handoffs/", coord.handoff_list, name="handoff_list"),
+    path("<str:key>/handoffs/new/", coord.handoff_create, name="handoff_create"),
+    path("<str:key>/handoffs/<int:pk>/", coord.handoff_detail, name="handoff_detail"),
+    path(
+        "<str:key>/handoffs/<int:pk>/acknowledge/",
+        coord.handoff_acknowledge,
+        name="handoff_acknowledge",
+    ),
+    path("<str:key>/handoffs/<int:pk>/cancel/", coord.handoff_cancel, name="handoff_cancel"),
+    path("<str:key>/decisions/", coord.decision_create, name="decision_create"),
+    path("<str:key>/decisions/<int:pk>/pin/", coord.decision_pin, name="decision_pin"),
+    path("<str:key>/questions/", coord.question_create, name="question_create"),
+    path("<str:key>/questions/<int:pk>/answer/", coord.question_answer, name="question_answer"),
 ]

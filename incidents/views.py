@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
-from incidents import classification, selectors, services
+from incidents import classification, coordination, selectors, services
+from incidents.coordination_forms import RoleAssignForm
 from incidents.filters import IncidentFilterSet
 from incidents.forms import (
     AccessForm,
@@ -458,7 +459,19 @@ def _detail_context(request, incident: Incident) -> dict:
         "ownership_form": OwnershipRequestForm(organization=request.org),
         "access_form": AccessForm(organization=request.org),
         "has_health_url": bool(services._health_url(incident)),
+        "coord": coordination.coordination_summary(incident, user=request.user),
+        "role_form": RoleAssignForm(organization=request.org),
+        "alert_groups": _alert_groups(incident),
     }
+
+
+def _alert_groups(incident: Incident) -> list:
+    """Related alerts (integrations' AlertGroup has the incident foreign key; reached through
+    its reverse accessor so incidents does not import integrations)."""
+    related = getattr(incident, "alert_groups", None)
+    if related is None:
+        return []
+    return list(related.select_related("source").order_by("-last_seen")[:21])
 
 
 @org_view(Capability.VIEW_INCIDENTS)

@@ -1,5 +1,15 @@
 """Incident models, one module per concern."""
 
+from incidents.models.coordination import (
+    STATUS_CADENCE_DEFAULTS,
+    Handoff,
+    IncidentRole,
+    OpenQuestion,
+    StatusCadence,
+    StatusDeadline,
+    StatusUpdate,
+    StatusUpdateTemplate,
+)
 from incidents.models.incident import (
     ImpactPeriod,
     Incident,
@@ -26,6 +36,14 @@ from incidents.models.sla import (
 )
 
 __all__ = [
+    "STATUS_CADENCE_DEFAULTS",
+    "Handoff",
+    "IncidentRole",
+    "OpenQuestion",
+    "StatusCadence",
+    "StatusDeadline",
+    "StatusUpdate",
+    "StatusUpdateTemplate",
     "BusinessCalendar",
     "ChatWebhook",
     "Delivery",

@@ -277,6 +277,10 @@ class TimelineEvent(OrgOwned):
         HANDOFF = "handoff", "Handoff"
         SLA = "sla", "SLA"
         ESCALATION = "escalation", "Escalation"
+        ROLE = "role", "Role"
+        DECISION = "decision", "Decision"
+        QUESTION = "question", "Open question"
+        EXTERNAL = "external", "External communication"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -286,10 +290,20 @@ class TimelineEvent(OrgOwned):
     message = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Decisions can be pinned to the top of the incident page.
+    is_pinned = models.BooleanField("pinned", default=False)
+    pinned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["incident", "-created_at"], name="timeline_incident_ts")]
+        indexes = [
+            models.Index(fields=["incident", "-created_at"], name="timeline_incident_ts"),
+            models.Index(
+                fields=["incident", "-pinned_at"],
+                condition=models.Q(is_pinned=True),
+                name="timeline_pinned",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message[:60]}"

@@ -89,3 +89,48 @@ def sla_clock(timer, now):
         text = f"{human_duration(left)} left"
     urgent = state == "running" and left.total_seconds() <= 15 * 60
     return {"timer": timer, "text": text, "state": state, "urgent": urgent}
+
+
+@register.simple_tag
+def status_due(deadline, now=None):
+    """The next status update's deadline: `in 12 min`, or `overdue by 3 min` styled to grab
+    attention, with the absolute time (and zone) in the tooltip. Never colour-only."""
+    from django.utils import timezone
+
+    from tenancy.templatetags.vigil import human_duration
+
+    if deadline is None:
+        return format_html('<span class="muted" data-testid="next-update">{}</span>', "none due")
+    now = now or timezone.now()
+    left = deadline.due_at - now
+    absolute = timezone.localtime(deadline.due_at).strftime("%Y-%m-%d %H:%M %Z")
+    if left.total_seconds() <= 0:
+        return format_html(
+            '<strong class="status-due overdue" data-testid="next-update" title="due {}">'
+            "overdue by {}</strong>",
+            absolute,
+            human_duration(left),
+        )
+    soon = deadline.remind_at <= now
+    return format_html(
+        '<span class="status-due{}" data-testid="next-update" title="due {}">'
+        'due in {} <span class="muted">({})</span></span>',
+        " soon" if soon else "",
+        absolute,
+        human_duration(left),
+        timezone.localtime(deadline.due_at).strftime("%H:%M %Z"),
+    )
+
+
+@register.filter
+def lateness(update):
+    """A status update's cadence adherence in words."""
+    from datetime import timedelta
+
+    from tenancy.templatetags.vigil import human_duration
+
+    if update.late_seconds is None:
+        return "no cadence"
+    if update.late_seconds == 0:
+        return "on time"
+    return f"{human_duration(timedelta(seconds=update.late_seconds))} late"
