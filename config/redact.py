@@ -19,7 +19,11 @@ class RedactHookSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
-        if record.args:
+        if isinstance(record.args, dict):  # "%(name)s" formats (Celery's task log lines)
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        elif record.args:
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         request = getattr(record, "request", None)
         if request is not None and hasattr(request, "path"):

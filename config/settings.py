@@ -207,6 +207,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.sweep_ownership_requests_task",
         "schedule": 60.0,
     },
+    # Incident channels (Slack creation, outbound messages) due for a retry or lost by Redis.
+    "sweep-channels": {
+        "task": "incidents.channels.tasks.sweep_channels_task",
+        "schedule": 10.0,
+        "options": {"expires": 30},
+    },
 }
 
 _LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
