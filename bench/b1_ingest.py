@@ -1290,7 +1290,8 @@ def profile_only(args) -> int:
         for label, kind in result["kinds"].items():
             print(
                 f"{label:50} {kind['ms_per_post']['p50']:8.2f} ms p50"
-                f" {kind['sql_statements_per_post']:6.1f} stmts {kind['sql_ms_per_post']:7.2f} ms SQL"
+                f" {kind['sql_statements_per_post']:6.1f} stmts"
+                f" {kind['sql_ms_per_post']:7.2f} ms SQL"
             )
             for name, ms in kind["sections_ms_per_post"].items():
                 print(f"      {name:60} {ms:8.3f}")
