@@ -338,9 +338,15 @@ def incident_create(
     services_all = set(affected_services)
     if chosen["primary_service"] is not None:
         services_all.add(chosen["primary_service"])
-    incident.affected_services.set(services_all)
-    incident.involved_teams.set(involved_teams)
-    incident.watchers.set([u for u in (actor, commander) if u is not None])
+    # A new incident has no rows in these yet: add() only what there is (set() would first
+    # read the empty relation, three queries per declaration for nothing).
+    if services_all:
+        incident.affected_services.add(*services_all)
+    if involved_teams:
+        incident.involved_teams.add(*involved_teams)
+    watchers = {u for u in (actor, commander) if u is not None}
+    if watchers:
+        incident.watchers.add(*watchers)
     ImpactPeriod.objects.create(
         organization=organization, incident=incident, number=1, started_at=detected_at
     )
