@@ -15,6 +15,7 @@ org_patterns = [
     path("integrations/", include("integrations.admin_urls")),
     path("settings/taxonomy/", include("taxonomy.urls")),
     path("compliance/", include("compliance.urls")),
+    path("postmortems/", include("postmortems.urls")),
 ]
 
 urlpatterns = [

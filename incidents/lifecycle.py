@@ -141,6 +141,10 @@ def missing_for(incident, target: str, definitions=None) -> list[Missing]:
             missing.append(
                 Missing(f"custom:{definition.key}", f"custom field “{definition.label}”")
             )
+    from incidents.registry import requirement_checks
+
+    for check in requirement_checks:
+        missing.extend(check(incident=incident, target=target))
     return missing
 
 

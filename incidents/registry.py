@@ -5,7 +5,12 @@ mark-duplicate transaction (integrations moves the duplicate's alert groups to t
 
 `transition_hooks`: callables `(incident=Incident, previous=str, target=str)` run inside every
 transition's transaction (integrations queues its outbound calls there, so a committed
-transition never misses its call-back)."""
+transition never misses its call-back).
+
+`requirement_checks`: callables `(incident=Incident, target=str) -> list[lifecycle.Missing]`,
+asked by `lifecycle.missing_for`: what a higher app requires before a transition (postmortems:
+closing an incident that needs a post-mortem requires a published one). Reads only."""
 
 duplicate_movers: list = []
 transition_hooks: list = []
+requirement_checks: list = []

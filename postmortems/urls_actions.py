@@ -1,0 +1,3 @@
+"""Post-mortem URLs: actions (included by postmortems/urls.py)."""
+
+urlpatterns: list = []

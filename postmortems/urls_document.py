@@ -1,0 +1,3 @@
+"""Post-mortem URLs: document (included by postmortems/urls.py)."""
+
+urlpatterns: list = []

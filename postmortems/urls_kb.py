@@ -1,0 +1,3 @@
+"""Post-mortem URLs: kb (included by postmortems/urls.py)."""
+
+urlpatterns: list = []
