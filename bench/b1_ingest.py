@@ -33,6 +33,7 @@ Scenarios (each timed one: --warm-up seconds, then --seconds measured):
   (they join its open group).
 - (b) 50 alerts per post (Prometheus' batch size), 8 connections: 45 consecutive pool
   fingerprints of one source + 5 new ones (the same 10 % as (a)).
+- (r) 50 alerts per post, 8 connections, all pool fingerprints: the dedup path alone.
 - dedup race (B4), fresh alert tables (TRUNCATE): 10,000 single-alert posts over 2,000 new
   fingerprints spread over the 20 sources, 16 connections. Each wrk thread owns half of the
   fingerprints; it first posts every one of them twice in a row (two of its connections
