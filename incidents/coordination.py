@@ -542,12 +542,19 @@ def on_transition(incident: Incident, *, previous: str, target: str, now) -> Non
             _schedule(incident, now + timedelta(minutes=minutes), now)
 
 
-def _clean_text(name: str, value: str, *, required: bool = False) -> str:
+def _clean_text(
+    name: str,
+    value: str,
+    *,
+    required: bool = False,
+    limit: int = TEXT_LIMIT,
+    empty: str = "Required.",
+) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise ValidationError({name: "Required."})
-    if len(value) > TEXT_LIMIT:
-        raise ValidationError({name: f"At most {TEXT_LIMIT:,} characters."})
+        raise ValidationError({name: empty})
+    if len(value) > limit:
+        raise ValidationError({name: f"At most {limit:,} characters."})
     return value
 
 
@@ -876,11 +883,7 @@ def decision_record(
     """Write a decision into the decision log (a timeline event of kind "decision")."""
     now = now or timezone.now()
     _require(incident.organization, actor, Capability.COMMENT_INCIDENTS)
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": "Write the decision first."})
-    if len(text) > 2000:
-        raise ValidationError({"text": "At most 2,000 characters."})
+    text = _clean_text("text", text, required=True, limit=2000, empty="Write the decision first.")
     if pinned:
         _require(incident.organization, actor, Capability.UPDATE_INCIDENTS)
     event = TimelineEvent.objects.create(
@@ -931,11 +934,7 @@ def decision_pin(*, incident: Incident, actor: User, event: TimelineEvent, pinne
 def question_add(*, incident: Incident, actor: User, text: str, now=None) -> OpenQuestion:
     now = now or timezone.now()
     _require(incident.organization, actor, Capability.COMMENT_INCIDENTS)
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": "Write the question first."})
-    if len(text) > 500:
-        raise ValidationError({"text": "At most 500 characters."})
+    text = _clean_text("text", text, required=True, limit=500, empty="Write the question first.")
     question = OpenQuestion.objects.create(
         organization_id=incident.organization_id,
         incident=incident,
@@ -960,11 +959,13 @@ def question_answer(
     """Answer (and so close) an open question."""
     now = now or timezone.now()
     _require(incident.organization, actor, Capability.COMMENT_INCIDENTS)
-    answer = (answer or "").strip()
-    if not answer:
-        raise ValidationError({"answer": "Write the answer (or why the question is moot)."})
-    if len(answer) > 2000:
-        raise ValidationError({"answer": "At most 2,000 characters."})
+    answer = _clean_text(
+        "answer",
+        answer,
+        required=True,
+        limit=2000,
+        empty="Write the answer (or why the question is moot).",
+    )
     question = (
         OpenQuestion.objects.select_for_update().filter(pk=question.pk, incident=incident).first()
     )

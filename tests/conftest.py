@@ -140,3 +140,37 @@ def celery_worker(transactional_db, settings):
         worker.stop()
     use_broker(previous)
     flush_test_broker()
+
+
+# — people of each role in acme, and a stranger (shared by the app test packages) ——————————
+
+
+@pytest.fixture
+def responder(acme, make_member):
+    return make_member(acme, Role.RESPONDER, email="rita@acme.test", full_name="Rita").user
+
+
+@pytest.fixture
+def other_responder(acme, make_member):
+    return make_member(acme, Role.RESPONDER, email="oscar@acme.test", full_name="Oscar").user
+
+
+@pytest.fixture
+def viewer(acme, make_member):
+    return make_member(acme, Role.VIEWER, email="vera@acme.test", full_name="Vera").user
+
+
+@pytest.fixture
+def manager(acme, make_member):
+    return make_member(acme, Role.MANAGER, email="max@acme.test", full_name="Max").user
+
+
+@pytest.fixture
+def admin(acme_admin):
+    return acme_admin.user
+
+
+@pytest.fixture
+def stranger(globex_admin):
+    """An admin — of globex: no role at all in acme."""
+    return globex_admin.user

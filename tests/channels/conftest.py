@@ -9,34 +9,8 @@ import pytest
 from django_scopes import scopes_disabled
 
 from incidents.channels.models import ChannelSettings
-from tenancy.roles import Role
 
 TOKEN = "xoxb-1111-2222-secretsecretsecret"
-
-
-@pytest.fixture
-def responder(acme, make_member):
-    return make_member(acme, Role.RESPONDER, email="rita@acme.test", full_name="Rita").user
-
-
-@pytest.fixture
-def other_responder(acme, make_member):
-    return make_member(acme, Role.RESPONDER, email="oscar@acme.test", full_name="Oscar").user
-
-
-@pytest.fixture
-def viewer(acme, make_member):
-    return make_member(acme, Role.VIEWER, email="vera@acme.test", full_name="Vera").user
-
-
-@pytest.fixture
-def admin(acme_admin):
-    return acme_admin.user
-
-
-@pytest.fixture
-def stranger(globex_admin):
-    return globex_admin.user
 
 
 @pytest.fixture

@@ -18,21 +18,6 @@ from tests.incidents.factories import declare
 
 
 @pytest.fixture
-def responder(acme, make_member):
-    return make_member(acme, Role.RESPONDER, email="rita@acme.test", full_name="Rita").user
-
-
-@pytest.fixture
-def viewer(acme, make_member):
-    return make_member(acme, Role.VIEWER, email="vera@acme.test", full_name="Vera").user
-
-
-@pytest.fixture
-def admin(acme_admin):
-    return acme_admin.user
-
-
-@pytest.fixture
 def speaker(acme, make_member):
     """A spokesperson (a manager by role)."""
     user = make_member(acme, Role.MANAGER, email="sam@acme.test", full_name="Sam Speaker").user
