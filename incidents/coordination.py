@@ -7,6 +7,7 @@ commit as `incidents.signals.incident_broadcast`. Deadlines (the next status upd
 unacknowledged handoff) are rows that `sweep()` claims with SKIP LOCKED from the SLA
 sweeper, so each reminder fires exactly once."""
 
+import logging
 import string
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from incidents import notify, signals
+from incidents import notify, services, signals
 from incidents.lifecycle import OPEN_STATES, Status
 from incidents.models import (
     STATUS_CADENCE_DEFAULTS,
@@ -42,7 +43,7 @@ from incidents.services import (
 )
 from taxonomy.models import SeverityLevel
 from tenancy.models import Membership, Organization, User
-from tenancy.roles import Capability, Role
+from tenancy.roles import Capability, Role, can
 from tenancy.scoping import org_scope
 
 COMMANDER = "commander"
@@ -57,6 +58,8 @@ HANDOFF_ESCALATE_AFTER = timedelta(minutes=30)
 MAX_ACTIONS = 20
 MAX_QUESTIONS = 20
 CHUNK = 20
+
+logger = logging.getLogger(__name__)
 
 
 def _local(incident: Incident, when: datetime) -> str:
@@ -193,8 +196,26 @@ def role_assign(
         raise ValidationError({"user": "That person's account is deactivated."})
     if _holds(incident, role, user):
         raise ValidationError({"user": f"{user} is {ROLE_LABELS[role].lower()} already."})
+    _check_can_act(incident, "user", user, actor)
     _give(incident, role=role, user=user, actor=actor, now=now, how="assigned")
     return incident
+
+
+def _check_can_act(incident: Incident, field: str, user: User, actor: User | None) -> None:
+    """Someone put in a role or handed the incident must be able to work it: a role that may
+    update incidents, and — for a restricted incident they cannot see yet — an actor who may
+    grant access (org admin or commander), because taking part grants it."""
+    role = services.role_of(incident.organization, user)
+    if role is None or not can(role, Capability.UPDATE_INCIDENTS):
+        raise ValidationError({field: f"{user} cannot update incidents (their role is read-only)."})
+    if (
+        incident.is_restricted
+        and role != Role.ADMIN
+        and not user.has_perm(services.VIEW_PERM, incident)
+    ):
+        if actor is None:
+            raise PermissionDenied("Only org admins and the commander grant access.")
+        services._require_access_manager(incident, actor)
 
 
 def _holds(incident: Incident, role: str, user: User) -> bool:
@@ -707,6 +728,7 @@ def handoff_create(
         raise ValidationError({"incoming": "Hand over to someone else."})
     if not incoming.is_active:
         raise ValidationError({"incoming": "That person's account is deactivated."})
+    _check_can_act(incident, "incoming", incoming, actor)
     summary = _clean_text("summary", summary, required=True)
     workarounds = _clean_text("workarounds", workarounds)
     actions = []
@@ -1178,8 +1200,13 @@ def _pass(name: str, queryset_for, act, moment, limit: int, counts: dict) -> Non
         with transaction.atomic():
             rows = _claim(queryset_for, at, min(CHUNK, limit - counts[name]))
             for row in rows:
-                with org_scope(row.organization_id):
-                    act(row, at)
+                try:
+                    # A savepoint per row: one row that fails is logged and tried again on the
+                    # next sweep; it does not take the rest of the chunk down with it.
+                    with org_scope(row.organization_id), transaction.atomic():
+                        act(row, at)
+                except Exception:
+                    logger.exception("coordination sweep: %s of %s failed", name, row.pk)
         counts[name] += len(rows)
         if not rows:
             return

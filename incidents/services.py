@@ -96,6 +96,10 @@ def command_refusal(incident: Incident, actor: User | None, what: str) -> str | 
     )
 
 
+# Transitions that end a major incident for good: the commander's (or a manager's) call.
+ENDING = {"close": "close", "dismiss": "dismiss", "mark_duplicate": "mark as duplicate"}
+
+
 def require_command(incident: Incident, actor: User | None, what: str) -> None:
     refusal = command_refusal(incident, actor, what)
     if refusal:
@@ -136,7 +140,10 @@ def record(incident: Incident, *, kind: str, actor: User | None, message: str, *
 
 
 def _lock(incident: Incident, expected_version: int | None) -> Incident:
-    locked = Incident.objects.select_for_update().get(pk=incident.pk)
+    # NO KEY UPDATE: serialises the services on the incident without blocking the foreign-key
+    # checks of rows that point at it (a sweeper inserting a timeline event or notification
+    # while a request holds the incident would otherwise deadlock with it).
+    locked = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
     if expected_version is not None and locked.version != expected_version:
         raise ConcurrentChange()
     return locked
@@ -635,8 +642,8 @@ def available_transitions(incident: Incident, user: User) -> list[dict]:
             continue
         missing = lifecycle.missing_for(incident, target, definitions)
         refusal = None
-        if allowed_role and name == "close" and incident.severity.is_major:
-            refusal = command_refusal(incident, user, f"close a {incident.severity}")
+        if allowed_role and name in ENDING and incident.severity.is_major:
+            refusal = command_refusal(incident, user, f"{ENDING[name]} a {incident.severity}")
         options.append(
             {
                 "name": name,
@@ -686,8 +693,8 @@ def incident_transition(
     missing = lifecycle.missing_for(incident, target)
     if missing:
         raise RequirementsMissing(missing)
-    if name == "close" and incident.severity.is_major:
-        require_command(incident, actor, f"close a {incident.severity}")
+    if name in ENDING and incident.severity.is_major:
+        require_command(incident, actor, f"{ENDING[name]} a {incident.severity}")
     # django-fsm's own check (role and conditions) as the last word; the two checks above
     # only exist to say *why* in words a responder understands.
     if actor is not None and not has_transition_perm(method, actor):

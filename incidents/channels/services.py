@@ -283,6 +283,13 @@ def channel_attempt(
             claimed.next_attempt_at is None or claimed.next_attempt_at > now + DUE_SLACK
         ):
             return None
+        if claimed.incident.is_restricted and providers.get(claimed.provider).is_external:
+            claimed.status = IncidentChannel.Status.FAILED
+            claimed.last_error = "Not created: the incident is restricted."
+            claimed.next_attempt_at = None
+            claimed.queued_at = None
+            claimed.save()
+            return claimed
         return _attempt(claimed, now=now)
 
 
@@ -401,6 +408,10 @@ def broadcast(
                 continue
             if channel.is_given_up:
                 continue
+            if channel.incident.is_restricted:
+                # Restricted after its external channel was opened: its details stay in Vigil
+                # (Slack membership cannot follow Vigil's access grants).
+                continue
             label = KIND_LABELS.get(kind)
             ready = channel.status == IncidentChannel.Status.READY
             message = OutboundChannelMessage.objects.create(
@@ -437,6 +448,14 @@ def outbound_attempt(
         ):
             return None
         channel = claimed.channel
+        if Incident.objects.filter(pk=channel.incident_id, is_restricted=True).exists():
+            # Restricted since it was queued: never sent (see broadcast()).
+            claimed.status = OutboundChannelMessage.Status.FAILED
+            claimed.last_error = "Not sent: the incident is restricted."
+            claimed.next_attempt_at = None
+            claimed.queued_at = None
+            claimed.save(update_fields=["status", "last_error", "next_attempt_at", "queued_at"])
+            return claimed
         if channel.status != IncidentChannel.Status.READY:
             # It goes out when the channel is ready (see _attempt).
             claimed.next_attempt_at = None
@@ -642,6 +661,13 @@ def settings_save(
         before = (settings.slack_token, settings.slack_base_url, settings.slack_invitees)
         for name, value in fields.items():
             setattr(settings, name, value)
+        moved = settings.slack_token and settings.slack_base_url != before[1]
+        if moved and not slack_token and not remove_slack_token:
+            # The saved token is never sent to a new address: whoever changes where Slack
+            # is must give the token again (else the token could be read off the wire).
+            raise ValidationError(
+                {"slack_token": "Enter the bot token again when you change the Slack base URL."}
+            )
         if remove_slack_token:
             settings.slack_token = ""
             settings.slack_team_id = settings.slack_team_name = ""

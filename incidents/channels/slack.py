@@ -11,6 +11,16 @@ import urllib.error
 import urllib.request
 
 TIMEOUT_SECONDS = 10
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Slack's API never redirects; following one would carry the bearer token elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError(3xx)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 MAX_NAME = 80
 # Codes that no retry will fix: a person has to change the settings first.
 PERMANENT = {
@@ -76,7 +86,7 @@ class SlackClient:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
                 body = response.read(1_000_000)
         except urllib.error.HTTPError as error:
             retry_after = None

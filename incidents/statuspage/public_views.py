@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils import feedgenerator, timezone
 from django.views.decorators.cache import cache_control
@@ -113,7 +114,8 @@ def status_feed(request, org_slug):
             feed.add_item(
                 title=f"{message.get_status_display()}: {message.title}",
                 link=f"{page_url}#message-{message.pk}",
-                description="\n".join(lines),
+                # Atom's summary is typed HTML: the plain text goes in escaped.
+                description=linebreaksbr("\n".join(lines), autoescape=True),
                 unique_id=f"{page_url}#message-{message.pk}",
                 unique_id_is_permalink=False,
                 pubdate=message.published_at,

@@ -6,6 +6,7 @@ Services take the organisation and the acting user explicitly, check capabilitie
 (the subscriber e-mails) on commit. django-auditlog records every row they change."""
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 from django.core import signing
@@ -82,8 +83,19 @@ def _same_org(organization: Organization, **objects) -> None:
         raise ValidationError(errors)
 
 
-def _clean_text(value: str, field: str, limit: int, *, required: bool = True) -> str:
-    value = (value or "").strip()
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean_text(
+    value: str, field: str, limit: int, *, required: bool = True, one_line: bool = False
+) -> str:
+    """Trimmed, within `limit`, without control characters (XML 1.0 — the Atom feed — cannot
+    carry them, and text pasted from word processors brings them); titles on one line (they
+    become e-mail subjects)."""
+    value = _CONTROL.sub("", value or "")
+    if one_line:
+        value = " ".join(value.split())
+    value = value.strip()
     if required and not value:
         raise ValidationError({field: "This field is required."})
     if len(value) > limit:
@@ -151,7 +163,7 @@ def settings_save(
 ) -> StatusPageSettings:
     """Switch the public page on or off, name it, and choose the approval rule."""
     _require(organization, actor, Capability.MANAGE_ORGANIZATION)
-    title = _clean_text(title, "title", 120, required=False)
+    title = _clean_text(title, "title", 120, required=False, one_line=True)
     introduction = _clean_text(introduction, "introduction", 300, required=False)
     with org_scope(organization):
         page, _ = StatusPageSettings.objects.select_for_update().get_or_create(
@@ -261,7 +273,7 @@ def template_save(
     """Create or change pre-approved wording. Only the public placeholders are allowed."""
     _require(organization, actor, Capability.MANAGE_ORGANIZATION)
     name = _clean_text(name, "name", 80)
-    title = _clean_text(title, "title", TITLE_MAX)
+    title = _clean_text(title, "title", TITLE_MAX, one_line=True)
     body = _clean_text(body, "body", BODY_MAX)
     if status not in PublicStatus.values:
         raise ValidationError({"status": "Choose one of the listed statuses."})
@@ -337,7 +349,7 @@ def _filled_text(
 def _validate_message(
     organization, actor, *, title, body, status, next_update_at, incident, template, affected
 ):
-    title = _clean_text(title, "title", TITLE_MAX)
+    title = _clean_text(title, "title", TITLE_MAX, one_line=True)
     body = _clean_text(body, "body", BODY_MAX)
     if status not in PublicStatus.values:
         raise ValidationError({"status": "Choose one of the listed statuses."})
@@ -433,6 +445,7 @@ def message_create(
                     kwargs={"org_slug": organization.slug, "pk": message.pk},
                 ),
                 key=f"statuspage:approval:{message.pk}",
+                incident=incident,  # a restricted incident's text is masked for outsiders
             )
     return message
 
@@ -736,9 +749,10 @@ def subscriber_request(
             return "recent"
         recent = Subscriber.objects.filter(confirmation_sent_at__gte=now - timedelta(hours=1))
         if recent.count() >= CONFIRMATIONS_PER_HOUR:
-            raise ValidationError(
-                {"email": "Too many subscription requests right now. Please try again later."}
-            )
+            # Over the hourly quota: answer as for any request (an error here would tell who is
+            # subscribed already) and send nothing; the person can ask again later.
+            logger.warning("status page %s: confirmation quota reached", organization.slug)
+            return "recent"
         if subscriber is None:
             try:
                 with transaction.atomic():

@@ -325,3 +325,46 @@ def test_channel_names_follow_slacks_rules():
     assert len(long) == 80
     assert len(channel_name("inc-", "A" * 100, "-12")) == 80
     assert channel_name("inc-", "A" * 100, "-12").endswith("-12")
+
+
+def test_an_incident_restricted_after_its_slack_channel_opened_sends_slack_nothing_more(
+    acme, responder, admin, slack_on, fake_slack, django_capture_on_commit_callbacks
+):
+    from incidents import services as incident_services
+    from tenancy.scoping import org_scope
+
+    incident = declared(django_capture_on_commit_callbacks, acme, responder, "SEV-1")
+    calls_before = len(fake_slack.calls)
+    with org_scope(acme), django_capture_on_commit_callbacks(execute=True):
+        incident_services.incident_set_restricted(
+            incident=incident, actor=admin, is_restricted=True
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        signals.incident_broadcast.send(
+            sender=Incident,
+            organization_id=acme.pk,
+            incident_id=incident.pk,
+            text="SECRET-CUSTOMER-X affected",
+            kind="status_update",
+            actor_id=responder.pk,
+        )
+    assert len(fake_slack.calls) == calls_before
+    assert not any("SECRET-CUSTOMER-X" in str(call["body"]) for call in fake_slack.calls)
+
+
+def test_moving_the_slack_base_url_needs_the_token_again(acme, admin, slack_on, fake_slack):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="token again"):
+        services.settings_save(
+            organization=acme, actor=admin, slack_base_url="https://collector.example/api/"
+        )
+    with scopes_disabled():
+        assert services.settings_get(organization=acme).slack_base_url == fake_slack.base_url
+    saved = services.settings_save(
+        organization=acme,
+        actor=admin,
+        slack_base_url="https://collector.example/api/",
+        slack_token="xoxb-2222-3333-anothersecret",
+    )
+    assert saved.slack_base_url == "https://collector.example/api/"

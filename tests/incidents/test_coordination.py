@@ -659,9 +659,11 @@ def test_wrong_handoffs_are_refused(acme, responder, other_responder, stranger, 
         hand_over(incident, viewer, responder)
     with pytest.raises(PermissionDenied):  # for someone else: needs command authority
         hand_over(incident, responder, viewer, outgoing=other_responder)
+    with pytest.raises(ValidationError, match="read-only"):  # could not acknowledge it
+        hand_over(incident, other_responder, viewer)
     hand_over(incident, other_responder, responder)
     with pytest.raises(ValidationError, match="already waiting"):
-        hand_over(incident, other_responder, viewer)
+        hand_over(incident, other_responder, responder)
     with scopes_disabled():
         assert Handoff.objects.filter(incident=incident).count() == 1
 
@@ -788,3 +790,26 @@ def test_two_sweepers_at_once_flag_each_overdue_update_once(acme, responder):
         assert Notification.objects.filter(kind="status_overdue").count() == 12  # the watcher
         overdue = TimelineEvent.objects.filter(kind="status_update", data__overdue=True)
         assert overdue.count() == 12
+
+
+def test_ending_a_commanded_major_incident_any_way_is_the_commanders_call(
+    acme, responder, other_responder
+):
+    """Dismissing it or marking it a duplicate ends it as surely as closing it."""
+    incident = sev1_commanded_by(acme, responder, other_responder)
+    primary = declare(acme, responder, title="The first report")
+    with org_scope(acme), pytest.raises(PermissionDenied, match="commander"):
+        services.incident_transition(
+            incident=incident, name="mark_duplicate", actor=responder, duplicate_of=primary
+        )
+    with org_scope(acme):
+        services.incident_transition(
+            incident=incident, name="mark_duplicate", actor=other_responder, duplicate_of=primary
+        )
+    assert fresh(incident).status == "duplicate"
+
+
+def test_a_read_only_member_cannot_be_given_a_role(acme, responder, viewer):
+    incident = sev1_commanded_by(acme, responder, responder)
+    with org_scope(acme), pytest.raises(ValidationError, match="read-only"):
+        coordination.role_assign(incident=incident, actor=responder, role="scribe", user=viewer)

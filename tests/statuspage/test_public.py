@@ -15,7 +15,7 @@ from incidents.statuspage.models import ComponentState, ExternalMessage, StatusP
 from taxonomy.models import CustomFieldDefinition
 from tenancy.scoping import org_scope
 from tests.incidents.factories import declare
-from tests.statuspage.conftest import approve, draft, publish
+from tests.statuspage.conftest import approve, draft, fresh, publish
 
 pytestmark = pytest.mark.django_db
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -196,3 +196,26 @@ def test_the_page_is_printable_and_has_the_feed_link(client, page_on):
     assert "@media print" in text
     assert 'type="application/atom+xml"' in text
     assert "No updates have been posted" in text  # the empty state
+
+
+def test_control_characters_and_markup_cannot_break_or_inject_into_the_feed(
+    client, acme, page_on, responder, speaker, payments, queued
+):
+    """Text pasted from a word processor carries control characters XML 1.0 cannot hold; the
+    Atom summary is HTML, so the plain text must reach it escaped."""
+    message = draft(
+        acme,
+        responder,
+        affected={payments: ComponentState.DEGRADED},
+        title="Card\x0b payments\nslow",
+        body="Fix\x0c deployed <img src=x onerror=alert(1)> & monitoring",
+    )
+    assert fresh(message).title == "Card payments slow"
+    approve(acme, speaker, message)
+    publish(acme, speaker, message)
+    response = client.get("/status/acme/feed.atom")
+    assert response.status_code == 200
+    root = ET.fromstring(response.content)  # noqa: S314 — our own output; parses: no control chars
+    summary = root.find("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}summary")
+    assert "<img" not in summary.text
+    assert "&lt;img src=x onerror=alert(1)&gt; &amp; monitoring" in summary.text
