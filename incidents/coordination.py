@@ -553,9 +553,23 @@ def on_severity_changed(incident: Incident, now=None) -> None:
 
 
 def on_transition(incident: Incident, *, previous: str, target: str, now) -> None:
-    """Ended incidents owe no more updates; a reopened one owes one within its cadence."""
+    """Ended incidents owe no more updates and hand nothing over (a pending handoff is
+    cancelled, so nobody is reminded or escalated for it); a reopened one owes an update
+    within its cadence."""
     if target not in OPEN_STATES:
         _cancel(incident, now)
+        pending = Handoff.objects.filter(incident=incident, status=Handoff.Status.PENDING)
+        for handoff in pending:
+            handoff.status = Handoff.Status.CANCELLED
+            handoff.save(update_fields=["status"])
+            record(
+                incident,
+                kind=TimelineEvent.Kind.HANDOFF,
+                actor=None,
+                message=f"Handoff from {handoff.outgoing} to {handoff.incoming} cancelled: "
+                f"the incident is {Status(target).label.lower()}",
+                handoff_id=handoff.pk,
+            )
         return
     if previous in (Status.RESOLVED, Status.CLOSED) and open_deadline(incident) is None:
         minutes = cadence_minutes(incident)

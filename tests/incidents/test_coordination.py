@@ -813,3 +813,18 @@ def test_a_read_only_member_cannot_be_given_a_role(acme, responder, viewer):
     incident = sev1_commanded_by(acme, responder, responder)
     with org_scope(acme), pytest.raises(ValidationError, match="read-only"):
         coordination.role_assign(incident=incident, actor=responder, role="scribe", user=viewer)
+
+
+def test_ending_the_incident_cancels_a_pending_handoff(acme, responder, other_responder):
+    incident = sev1_commanded_by(acme, responder, other_responder)
+    primary = declare(acme, responder, title="The first report")
+    handoff = hand_over(incident, other_responder, responder)
+    with org_scope(acme):
+        services.incident_transition(
+            incident=incident, name="mark_duplicate", actor=other_responder, duplicate_of=primary
+        )
+    with scopes_disabled():
+        handoff.refresh_from_db()
+    assert handoff.status == "cancelled"
+    later = dt.datetime.now(dt.UTC) + 120 * MIN
+    assert coordination.sweep(now=later)["handoff_escalated"] == 0
