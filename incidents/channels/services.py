@@ -265,11 +265,13 @@ def channel_attempt(
     *, channel: IncidentChannel, now: datetime | None = None, force: bool = False
 ) -> IncidentChannel | None:
     """One attempt to create `channel`, if it is due (or `force`). Returns None when it is not
-    ours to try — ready already, not due, given up, or another worker holds it."""
+    ours to try — ready already, not due, given up, or another worker holds it. The row is held
+    FOR NO KEY UPDATE while Slack answers: other attempts skip it, while a broadcast may still
+    queue messages that point at it (a plain FOR UPDATE would make it wait for Slack)."""
     now = now or timezone.now()
     with org_scope(channel.organization_id), transaction.atomic():
         claimed = (
-            IncidentChannel.objects.select_for_update(skip_locked=True, of=("self",))
+            IncidentChannel.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
             .select_related("incident__severity", "incident__organization")
             .filter(
                 pk=channel.pk,
@@ -304,7 +306,7 @@ def channel_retry(
         if not may_see(channel.incident, actor, role):
             raise PermissionDenied("You have no access to this incident.")
         claimed = (
-            IncidentChannel.objects.select_for_update(skip_locked=True, of=("self",))
+            IncidentChannel.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
             .select_related("incident__severity", "incident__organization")
             .filter(pk=channel.pk)
             .first()

@@ -368,3 +368,45 @@ def test_moving_the_slack_base_url_needs_the_token_again(acme, admin, slack_on, 
         slack_token="xoxb-2222-3333-anothersecret",
     )
     assert saved.slack_base_url == "https://collector.example/api/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broadcast_does_not_wait_for_a_channel_attempt_in_progress(
+    acme, responder, slack_on, fake_slack, django_capture_on_commit_callbacks
+):
+    """channel_attempt holds its row while Slack answers (seconds, when Slack is slow); a
+    status update's broadcast must not queue behind it. Deterministic: the attempt's lock is
+    held by another connection, and the broadcast runs with a 2 s lock timeout."""
+    import threading
+
+    from django.db import connection, transaction
+
+    incident = declared(django_capture_on_commit_callbacks, acme, responder, "SEV-1")
+    slack = slack_of(incident)
+    held, release = threading.Event(), threading.Event()
+
+    def attempt_in_progress():
+        try:
+            with transaction.atomic():
+                with scopes_disabled():
+                    list(IncidentChannel.objects.select_for_update(no_key=True).filter(pk=slack.pk))
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=attempt_in_progress)
+    thread.start()
+    try:
+        assert held.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        result = services.broadcast(
+            organization_id=acme.pk, incident_id=incident.pk, text="Still investigating."
+        )
+        assert result["queued"] == 1
+    finally:
+        release.set()
+        thread.join()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
