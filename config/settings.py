@@ -208,6 +208,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.sweep_ownership_requests_task",
         "schedule": 60.0,
     },
+    # Post-mortem review reminders and escalations, action-item reminders.
+    "sweep-postmortems": {
+        "task": "postmortems.tasks.sweep_postmortems_task",
+        "schedule": 60.0,
+        "options": {"expires": 120},
+    },
     # Incident channels (Slack creation, outbound messages) due for a retry or lost by Redis.
     "sweep-channels": {
         "task": "incidents.channels.tasks.sweep_channels_task",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from auditlog.context import disable_auditlog
 from django.utils import timezone
 
-from incidents import services, sla
+from incidents import lifecycle, services, sla
 from incidents.lifecycle import OPEN_STATES, Status
 from incidents.models import (
     EscalationRun,
@@ -168,6 +168,8 @@ def _walk(incident, state, reporter, commander, people, rng, created):
                 incident=incident, name=name, actor=actor, duplicate_of=rng.choice(candidates)
             )
             continue
+        if name == "close" and lifecycle.missing_for(incident, Status.CLOSED):
+            return  # stays resolved, e.g. until its post-mortem is published
         note = "Alert fired on a test environment." if name == "dismiss" else ""
         incident = services.incident_transition(
             incident=incident, name=name, actor=actor, note=note

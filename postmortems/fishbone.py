@@ -88,7 +88,7 @@ def render_svg(causes, *, effect: str, title: str = "Fishbone diagram") -> str:
             x = x_end + (x_spine - x_end) * share
             parts.append(
                 f'<text x="{x - 6:.0f}" y="{y + 4:.0f}" text-anchor="end" fill="#111827">'
-                f"{text}</text>"
+                f"{escape(text)}</text>"
             )
     parts.append("</svg>")
     return "".join(parts)

@@ -6,7 +6,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMField
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from incidents.models import Incident
 from tenancy.models import OrgOwned, Team, User
@@ -139,6 +139,40 @@ class PostMortem(ConcurrentTransitionMixin, OrgOwned):
 
     def __str__(self) -> str:
         return self.title
+
+    # Transitions change the state only; postmortems.services checks who may, says what is
+    # missing, and does the rest (version, timestamps, the incident's timeline).
+    @transition(
+        field=status,
+        source=[Status.DRAFT, Status.REVISING],
+        target=Status.IN_REVIEW,
+        conditions=[lambda pm: not _review_missing(pm, "in_review")],
+    )
+    def submit(self):
+        pass
+
+    @transition(
+        field=status,
+        source=Status.IN_REVIEW,
+        target=Status.PUBLISHED,
+        conditions=[lambda pm: not _review_missing(pm, "published")],
+    )
+    def publish(self):
+        pass
+
+    @transition(field=status, source=Status.IN_REVIEW, target=Status.DRAFT)
+    def request_changes(self):
+        pass
+
+    @transition(field=status, source=Status.PUBLISHED, target=Status.REVISING)
+    def revise(self):
+        pass
+
+
+def _review_missing(postmortem, target: str) -> list:
+    from postmortems.services import missing_for
+
+    return missing_for(postmortem, target)
 
 
 class PostMortemApproval(OrgOwned):

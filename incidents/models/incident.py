@@ -281,6 +281,7 @@ class TimelineEvent(OrgOwned):
         DECISION = "decision", "Decision"
         QUESTION = "question", "Open question"
         EXTERNAL = "external", "External communication"
+        POSTMORTEM = "postmortem", "Post-mortem"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -135,6 +135,10 @@ def test_assigning_the_commander_through_the_edit_form_needs_command_authority(
 
 
 def test_closing_a_sev2_needs_the_commander_or_a_manager(acme, responder, other_responder, manager):
+    from postmortems.models import PostMortemPolicy
+
+    # About command authority: no post-mortem needed (else closing waits for a published one).
+    PostMortemPolicy.objects.create(organization=acme, max_severity_level=0)
     incident = declare(acme, responder, severity=severity(acme, "SEV-2"), commander=other_responder)
     incident = bring_to(document(incident, other_responder), Status.RESOLVED, other_responder)
     with pytest.raises(PermissionDenied, match="close a SEV-2"):
