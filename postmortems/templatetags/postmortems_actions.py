@@ -1,3 +1,5 @@
+"""`{% action_items_panel postmortem %}`: the action items on the post-mortem page."""
+
 from django import template
 
 register = template.Library()
@@ -6,4 +8,6 @@ register = template.Library()
 @register.inclusion_tag("postmortems/partials/action_items_panel.html", takes_context=True)
 def action_items_panel(context, postmortem):
     """The post-mortem page's action items (list, add, status)."""
-    return {"postmortem": postmortem, "request": context.get("request")}
+    from postmortems.views_actions import panel_context
+
+    return panel_context(context["request"], postmortem)
