@@ -2,10 +2,12 @@
 
 import re
 
+from django.utils import timezone
 from django_scopes import scopes_disabled
 from playwright.sync_api import expect
 
 from incidents.models import Incident
+from postmortems.models import PostMortem
 from taxonomy.models import Service
 
 
@@ -63,6 +65,15 @@ def test_responder_declares_a_sev2_through_the_assessment_and_works_it_to_closed
 
     page.get_by_role("button", name="Resolve").click()
     expect(page.locator(".summary-band .status")).to_have_text("Resolved")
+    # A SEV-2 needs a post-mortem (the default policy): resolving scheduled one, and closing
+    # waits until it is published.
+    expect(page.locator("#missing-close")).to_have_text("Missing: a published post-mortem")
+    expect(page.get_by_role("button", name="Close")).to_be_disabled()
+    with scopes_disabled():  # its review is issue 7's own browser tests; here: published
+        PostMortem.objects.filter(incident__key="ACME-1").update(
+            status="published", published_at=timezone.now()
+        )
+    page.reload()
     page.get_by_role("button", name="Close").click()
     expect(page.locator(".summary-band .status")).to_have_text("Closed")
     screenshot("detail-closed")
