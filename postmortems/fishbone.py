@@ -13,10 +13,10 @@ CATEGORIES = [
     ("measurement", "Measurement"),
     ("materials", "Materials"),
 ]
-WIDTH = 960
+WIDTH = 1240
 BONE_DX = 120  # how far a bone leans back from where it meets the spine
 LINE = 16  # px between two causes on a bone
-MAX_CAUSE_CHARS = 38
+MAX_CAUSE_CHARS = 34
 
 
 def _clip(text: str) -> str:
@@ -39,7 +39,8 @@ def render_svg(causes, *, effect: str, title: str = "Fishbone diagram") -> str:
     height = 2 * bone + 80
     spine_y = height // 2
     head_x = WIDTH - 200
-    columns = [head_x - 560, head_x - 340, head_x - 120]  # where the bones meet the spine
+    # Where the bones meet the spine: the leftmost leaves room for a full cause on its left.
+    columns = [head_x - 640, head_x - 360, head_x - 80]
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-label="{escape(title)}" class="fishbone" '
