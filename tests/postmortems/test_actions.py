@@ -38,28 +38,8 @@ def _no_broker(monkeypatch):
 
 
 @pytest.fixture
-def responder(acme, make_member):
-    return make_member(acme, Role.RESPONDER, email="rita@acme.test", full_name="Rita").user
-
-
-@pytest.fixture
 def other(acme, make_member):
     return make_member(acme, Role.RESPONDER, email="oscar@acme.test", full_name="Oscar").user
-
-
-@pytest.fixture
-def viewer(acme, make_member):
-    return make_member(acme, Role.VIEWER, email="vera@acme.test", full_name="Vera").user
-
-
-@pytest.fixture
-def manager(acme, make_member):
-    return make_member(acme, Role.MANAGER, email="max@acme.test", full_name="Max").user
-
-
-@pytest.fixture
-def admin(acme_admin):
-    return acme_admin.user
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from postmortems.models import ActionItem
-from tenancy.roles import Role
 from tenancy.scoping import org_scope
 from tests.factories import TeamFactory
 from tests.postmortems.test_actions_support import (
@@ -33,21 +32,6 @@ S = ActionItem.Status
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     monkeypatch.setattr("incidents.notify._enqueue", lambda *args: None)
-
-
-@pytest.fixture
-def responder(acme, make_member):
-    return make_member(acme, Role.RESPONDER, email="rita@acme.test", full_name="Rita").user
-
-
-@pytest.fixture
-def viewer(acme, make_member):
-    return make_member(acme, Role.VIEWER, email="vera@acme.test", full_name="Vera").user
-
-
-@pytest.fixture
-def admin(acme_admin):
-    return acme_admin.user
 
 
 @pytest.fixture
