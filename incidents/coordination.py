@@ -489,10 +489,15 @@ def cadence_save(
                 severity=severities[severity_id],
                 defaults={"minutes": value},
             )
-        for incident in Incident.objects.filter(
+        for incident_id in Incident.objects.filter(
             organization=organization, status__in=OPEN_STATES, severity_id__in=list(minutes)
-        ).select_related("severity", "organization"):
-            on_severity_changed(incident)
+        ).values_list("pk", flat=True):
+            # One incident at a time, locked like a status update locks it, so an update posted
+            # meanwhile and this re-plan cannot both open a deadline.
+            with transaction.atomic():
+                incident = _lock(Incident(pk=incident_id), None)
+                if incident.status in OPEN_STATES:
+                    on_severity_changed(incident)
 
 
 # — status updates: deadlines ———————————————————————————————————————————————————————
