@@ -563,17 +563,10 @@ def on_transition(incident: Incident, *, previous: str, target: str, now) -> Non
     within its cadence."""
     if target not in OPEN_STATES:
         _cancel(incident, now)
-        pending = Handoff.objects.filter(incident=incident, status=Handoff.Status.PENDING)
-        for handoff in pending:
-            handoff.status = Handoff.Status.CANCELLED
-            handoff.save(update_fields=["status"])
-            record(
-                incident,
-                kind=TimelineEvent.Kind.HANDOFF,
-                actor=None,
-                message=f"Handoff from {handoff.outgoing} to {handoff.incoming} cancelled: "
-                f"the incident is {Status(target).label.lower()}",
-                handoff_id=handoff.pk,
+        for handoff in Handoff.objects.filter(incident=incident, status=Handoff.Status.PENDING):
+            handoff.incident = incident
+            _cancel_handoff(
+                handoff, actor=None, why=f": the incident is {Status(target).label.lower()}"
             )
         return
     if previous in (Status.RESOLVED, Status.CLOSED) and open_deadline(incident) is None:
@@ -902,16 +895,20 @@ def _handoff_cancel(handoff: Handoff, actor: User, now) -> Handoff:
         require_command(incident, actor, "cancel someone else's handoff")
     if handoff.status != Handoff.Status.PENDING:
         raise ValidationError(f"This handoff is {handoff.get_status_display().lower()} already.")
+    _cancel_handoff(handoff, actor=actor)
+    return handoff
+
+
+def _cancel_handoff(handoff: Handoff, *, actor: User | None, why: str = "") -> None:
     handoff.status = Handoff.Status.CANCELLED
     handoff.save(update_fields=["status"])
     record(
-        incident,
+        handoff.incident,
         kind=TimelineEvent.Kind.HANDOFF,
         actor=actor,
-        message=f"Handoff from {handoff.outgoing} to {handoff.incoming} cancelled",
+        message=f"Handoff from {handoff.outgoing} to {handoff.incoming} cancelled{why}",
         handoff_id=handoff.pk,
     )
-    return handoff
 
 
 # — decisions and open questions ——————————————————————————————————————————————————————
