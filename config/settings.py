@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "integrations",
     "postmortems",
     "compliance",
+    "compliance.reports",
+    "compliance.reviews",
+    "compliance.retention",
     "reporting",
 ]
 # The admin site is cross-tenant and must run unscoped (docs/tenancy.md).

@@ -14,6 +14,9 @@ org_patterns = [
     path("notifications/", include("incidents.notification_urls")),
     path("integrations/", include("integrations.admin_urls")),
     path("settings/taxonomy/", include("taxonomy.urls")),
+    path("compliance/reports/", include("compliance.reports.urls")),
+    path("compliance/reviews/", include("compliance.reviews.urls")),
+    path("compliance/retention/", include("compliance.retention.urls")),
     path("compliance/", include("compliance.urls")),
     path("postmortems/", include("postmortems.urls")),
 ]

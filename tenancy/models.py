@@ -247,6 +247,10 @@ class AuditEntry(AbstractLogEntry):
     origin = models.CharField(
         max_length=120, blank=True, help_text="web, task:<name> or command:<name>"
     )
+    # The per-organisation hash chain (compliance/audit_chain.py): the previous entry's hash
+    # and this entry's own, written in the same transaction as the entry.
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    entry_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = ScopedManager(_manager_class=AuditEntryManager, organization="organization")
 

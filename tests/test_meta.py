@@ -8,6 +8,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_scopes.manager import DisabledQuerySet
 
+from compliance.models import AuditChain
 from incidents.models import IncidentGroupObjectPermission, IncidentUserObjectPermission, KeyCounter
 from integrations.models import Alert, AlertGroup, RawPayload, SignatureSeen
 from tenancy.models import AuditEntry, Organization, OrgOwned, User
@@ -21,6 +22,9 @@ VIGIL_APPS = {
     "integrations",
     "postmortems",
     "compliance",
+    "compliance_reports",
+    "compliance_reviews",
+    "compliance_retention",
     "reporting",
 }
 
@@ -40,6 +44,8 @@ NOT_AUDITED = {
     Alert: "machine input, normalised from a stored raw payload",
     AlertGroup: "machine state derived from alerts (links to incidents are on the timeline)",
     SignatureSeen: "replay guard for HMAC signatures",
+    AuditChain: "the audit chain's own bookkeeping (anchor, last verification); auditing it "
+    "would grow the chain it verifies",
 }
 
 

@@ -1,0 +1,50 @@
+"""PDF rendering for compliance documents (regulatory reports, audit-trail exports, access
+reviews). WeasyPrint gets a URL fetcher that serves only Vigil's own static files, read from
+disk: content can never make a PDF fetch a remote URL or another file."""
+
+import hashlib
+import mimetypes
+from pathlib import Path
+
+from django.conf import settings
+
+STATIC_PREFIX = "vigil-static:"
+
+
+class RefusedURL(ValueError):
+    pass
+
+
+def _static_roots() -> list[Path]:
+    roots = [Path(p).resolve() for p in getattr(settings, "STATICFILES_DIRS", [])]
+    if getattr(settings, "STATIC_ROOT", None):
+        roots.append(Path(settings.STATIC_ROOT).resolve())
+    return roots
+
+
+def static_only_fetcher(url: str, *args, **kwargs) -> dict:
+    """Serve `vigil-static:<path>` from Vigil's static directories; refuse everything else
+    (http, https, file, data URLs pointing elsewhere, path traversal)."""
+    if url.startswith(STATIC_PREFIX):
+        relative = url[len(STATIC_PREFIX) :].lstrip("/")
+        for root in _static_roots():
+            candidate = (root / relative).resolve()
+            if candidate.is_file() and candidate.is_relative_to(root):
+                mime, _ = mimetypes.guess_type(candidate.name)
+                return {
+                    "string": candidate.read_bytes(),
+                    "mime_type": mime or "application/octet-stream",
+                    "redirected_url": url,
+                }
+    raise RefusedURL(f"A compliance PDF fetches nothing but Vigil's static files ({url!r}).")
+
+
+def render_pdf(html: str) -> bytes:
+    """The PDF of `html` (a complete document with inline CSS)."""
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=static_only_fetcher).write_pdf()
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

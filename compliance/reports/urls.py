@@ -1,0 +1,3 @@
+app_name = "compliance_reports"
+
+urlpatterns: list = []
