@@ -6,7 +6,8 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
-        from compliance import models
+        from compliance import models, obligations
+        from incidents import signals
         from tenancy.audit import audit_register
 
         audit_register(models.Framework)
@@ -16,3 +17,11 @@ class ComplianceConfig(AppConfig):
             models.IncidentObligation,
             exclude_fields=["next_fire_at", "remind_50_at", "remind_80_at"],
         )
+
+        # Obligations follow the incident: facts, custom fields, detection/resolution times.
+        for signal, uid in (
+            (signals.incident_created, "compliance-created"),
+            (signals.incident_changed, "compliance-changed"),
+            (signals.incident_transitioned, "compliance-transitioned"),
+        ):
+            signal.connect(obligations.on_incident_event, sender=None, dispatch_uid=uid)

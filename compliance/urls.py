@@ -5,5 +5,14 @@ from compliance import views
 app_name = "compliance"
 
 urlpatterns = [
+    path("", views.obligation_overview, name="obligation_overview"),
+    path("frameworks/", views.framework_list, name="framework_list"),
+    path("obligations/<slug:obligation_key>/edit/", views.obligation_edit, name="obligation_edit"),
+    path("incidents/<str:key>/", views.incident_obligations, name="incident_obligations"),
+    path(
+        "incidents/<str:key>/obligations/<int:pk>/",
+        views.obligation_status,
+        name="obligation_status",
+    ),
     path("audit/", views.audit_list, name="audit_list"),
 ]

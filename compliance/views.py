@@ -1,12 +1,34 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.db import transaction
+from django.db.models import Case, F, Prefetch, When
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
+from compliance import mapping, obligations
 from compliance.filters import AuditEntryFilterSet
+from compliance.forms import FactsForm, ObligationFilterForm, ObligationForm, SubmissionForm
+from compliance.frameworks import ensure_frameworks
+from compliance.models import (
+    Framework,
+    IncidentFacts,
+    IncidentObligation,
+    Obligation,
+    ObligationStatus,
+)
 from compliance.selectors import audit_entry_list
+from incidents.models import Incident
+from incidents.selectors import incident_get, incident_list
+from taxonomy.models import CustomFieldDefinition
 from tenancy.access import org_view
 from tenancy.roles import Capability
 
 AUDIT_PAGE_SIZE = 50
+OBLIGATIONS_PAGE_SIZE = 50
+REEVALUATE_LIMIT = 500
 
 
 @org_view(Capability.VIEW_AUDIT_TRAIL)
@@ -21,3 +43,187 @@ def audit_list(request, org_slug):
     query.pop("page", None)
     context = {"filter": filterset, "page": page, "query": query.urlencode()}
     return render(request, "compliance/audit_list.html", context)
+
+
+# --- regulatory obligations -----------------------------------------------------------------
+
+
+def _obligation_rows(request, queryset):
+    """Rows with what the pages show: time left, overdue, missing data."""
+    now = timezone.now()
+    rows = list(queryset)
+    facts = {
+        f.incident_id: f
+        for f in IncidentFacts.objects.filter(incident_id__in={r.incident_id for r in rows})
+    }
+    for row in rows:
+        row.missing = mapping.missing(row.obligation, row.incident, facts.get(row.incident_id))
+        row.overdue = row.is_open and row.due_at is not None and row.due_at <= now
+        row.time_left = row.due_at - now if row.is_open and row.due_at else None
+    return rows
+
+
+@org_view(Capability.MANAGE_COMPLIANCE)
+def obligation_overview(request, org_slug):
+    """Every regulatory obligation raised by the organisation's incidents: open first, by
+    deadline; filters by state and framework."""
+    ensure_frameworks(request.org.pk)
+    data = request.GET.copy()
+    data.setdefault("state", "open")
+    form = ObligationFilterForm(data, organization=request.org)
+    visible = incident_list(
+        organization=request.org, user=request.user, membership=request.membership
+    )
+    queryset = (
+        IncidentObligation.objects.filter(incident__in=visible.values("pk"))
+        .exclude(status=ObligationStatus.WITHDRAWN)
+        .select_related("incident__organization", "incident__severity", "obligation__framework")
+        .select_related("submitted_by")
+    )
+    if form.is_valid():
+        queryset = form.apply(queryset)
+    queryset = queryset.order_by(
+        Case(When(status__in=["not_started", "drafted"], then=0), default=1),
+        F("due_at").asc(nulls_last=True),
+        "-pk",
+    )
+    page = Paginator(queryset, OBLIGATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _obligation_rows(request, page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "compliance/obligation_overview.html",
+        {"form": form, "page": page, "query": query.urlencode(), "now": timezone.now()},
+    )
+
+
+@org_view(Capability.MANAGE_COMPLIANCE)
+def incident_obligations(request, org_slug, key):
+    """One incident's regulatory facts and every obligation that applies: deadline, time left,
+    missing data, status; record the facts, mark drafted or submitted."""
+    incident = incident_get(
+        organization=request.org, user=request.user, membership=request.membership, key=key
+    )
+    facts = IncidentFacts.objects.filter(incident_id=incident.pk).first()
+    form = FactsForm(instance=facts or IncidentFacts(incident=incident))
+    if request.method == "POST" and request.POST.get("action") == "facts":
+        form = FactsForm(request.POST, instance=facts or IncidentFacts(incident=incident))
+        if form.is_valid():
+            data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+            obligations.save_facts(incident, actor=request.user, data=data)
+            messages.success(request, "Regulatory facts saved; obligations re-evaluated.")
+            return redirect(request.path)
+    rows = _obligation_rows(
+        request,
+        IncidentObligation.objects.filter(incident_id=incident.pk)
+        .select_related("incident__organization", "obligation__framework", "submitted_by")
+        .order_by(F("due_at").asc(nulls_last=True), "pk"),
+    )
+    active = [r for r in rows if r.status != ObligationStatus.WITHDRAWN]
+    withdrawn = [r for r in rows if r.status == ObligationStatus.WITHDRAWN]
+    return render(
+        request,
+        "compliance/incident_obligations.html",
+        {
+            "incident": incident,
+            "form": form,
+            "rows": active,
+            "withdrawn": withdrawn,
+            "submission_form": SubmissionForm(),
+            "facts": facts,
+        },
+    )
+
+
+@require_POST
+@org_view(Capability.MANAGE_COMPLIANCE)
+def obligation_status(request, org_slug, key, pk):
+    """Mark one of the incident's obligations drafted or submitted."""
+    incident = incident_get(
+        organization=request.org, user=request.user, membership=request.membership, key=key
+    )
+    row = get_object_or_404(
+        IncidentObligation.objects.select_related("incident__organization", "obligation"),
+        pk=pk,
+        incident_id=incident.pk,
+    )
+    action = request.POST.get("action")
+    try:
+        if action == "drafted":
+            obligations.mark_drafted(row, actor=request.user)
+            messages.success(request, f"{row.obligation.name}: marked drafted.")
+        elif action == "submitted":
+            form = SubmissionForm(request.POST)
+            if not form.is_valid():
+                errors = "; ".join(e for errs in form.errors.values() for e in errs)
+                messages.error(request, f"{row.obligation.name}: {errors}")
+                return redirect("compliance:incident_obligations", org_slug=org_slug, key=key)
+            obligations.mark_submitted(
+                row,
+                actor=request.user,
+                submitted_at=form.cleaned_data["submitted_at"],
+                reference=form.cleaned_data["reference"],
+            )
+            messages.success(request, f"{row.obligation.name}: marked submitted.")
+        else:
+            return HttpResponseBadRequest("Unknown action.")
+    except ValidationError as exc:
+        text = (
+            "; ".join(m for ms in exc.message_dict.values() for m in ms)
+            if hasattr(exc, "error_dict")
+            else "; ".join(exc.messages)
+        )
+        messages.error(request, f"{row.obligation.name}: {text}")
+    return redirect("compliance:incident_obligations", org_slug=org_slug, key=key)
+
+
+@org_view(Capability.MANAGE_COMPLIANCE)
+def framework_list(request, org_slug):
+    """The frameworks and their obligations; switch a framework on or off."""
+    ensure_frameworks(request.org.pk)
+    if request.method == "POST":
+        framework = get_object_or_404(Framework, pk=request.POST.get("framework"))
+        framework.enabled = request.POST.get("enabled") == "1"
+        framework.save(update_fields=["enabled"])
+        state = "enabled" if framework.enabled else "disabled"
+        messages.success(
+            request,
+            f"{framework.name} {state}. Open incidents' obligations follow on their next change.",
+        )
+        return redirect("compliance:framework_list", org_slug=org_slug)
+    frameworks = Framework.objects.filter(organization=request.org).prefetch_related(
+        Prefetch("obligations", queryset=Obligation.objects.select_related("previous"))
+    )
+    return render(request, "compliance/framework_list.html", {"frameworks": frameworks})
+
+
+@org_view(Capability.MANAGE_COMPLIANCE)
+def obligation_edit(request, org_slug, obligation_key):
+    """Edit one obligation: trigger, clock, deadline rule, recipients, report, field mapping.
+    Open incidents that carry it get their deadlines re-computed."""
+    obligation = get_object_or_404(
+        Obligation.objects.select_related("framework"), key=obligation_key
+    )
+    custom_keys = CustomFieldDefinition.objects.filter(organization=request.org).values_list(
+        "key", flat=True
+    )
+    form = ObligationForm(request.POST or None, instance=obligation, custom_keys=custom_keys)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            incident_ids = list(
+                IncidentObligation.objects.filter(
+                    obligation=obligation, status__in=["not_started", "drafted"]
+                ).values_list("incident_id", flat=True)[:REEVALUATE_LIMIT]
+            )
+        for incident in Incident.objects.filter(pk__in=incident_ids):
+            obligations.evaluate(incident)
+        messages.success(
+            request,
+            f"{obligation.name} saved; {len(incident_ids)} open incident(s) re-evaluated.",
+        )
+        return redirect("compliance:framework_list", org_slug=org_slug)
+    return render(
+        request, "compliance/obligation_form.html", {"form": form, "obligation": obligation}
+    )

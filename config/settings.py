@@ -212,6 +212,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     # Post-mortem review reminders and escalations, action-item reminders.
+    # Regulatory deadlines: reminders at 50 % / 80 % of each window, escalation when missed.
+    "sweep-compliance": {
+        "task": "compliance.tasks.sweep_compliance_task",
+        "schedule": 30.0,
+        "options": {"expires": 60},
+    },
     "sweep-postmortems": {
         "task": "postmortems.tasks.sweep_postmortems_task",
         "schedule": 60.0,

@@ -282,6 +282,7 @@ class TimelineEvent(OrgOwned):
         QUESTION = "question", "Open question"
         EXTERNAL = "external", "External communication"
         POSTMORTEM = "postmortem", "Post-mortem"
+        REGULATORY = "regulatory", "Regulatory"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
