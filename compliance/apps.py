@@ -6,9 +6,10 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
-        from compliance import models, obligations
+        from compliance import demo, models, obligations
         from incidents import signals
         from tenancy.audit import audit_register
+        from tenancy.demo import register_seeder
 
         audit_register(models.Framework)
         audit_register(models.Obligation)
@@ -25,3 +26,4 @@ class ComplianceConfig(AppConfig):
             (signals.incident_transitioned, "compliance-transitioned"),
         ):
             signal.connect(obligations.on_incident_event, sender=None, dispatch_uid=uid)
+        register_seeder("compliance", 60, demo.seed_compliance)

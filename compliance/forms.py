@@ -5,6 +5,7 @@ import json
 
 from django import forms
 from django.utils import timezone
+from django_scopes.forms import SafeModelChoiceField
 
 from compliance.models import IncidentFacts, Obligation, Trigger
 
@@ -120,6 +121,7 @@ class ObligationForm(forms.ModelForm):
             "report_format",
             "guidance",
         ]
+        field_classes = {"previous": SafeModelChoiceField}
         widgets = {
             "recipients": forms.Textarea(attrs={"rows": 3}),
             "guidance": forms.Textarea(attrs={"rows": 3}),

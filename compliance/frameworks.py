@@ -16,7 +16,7 @@ from compliance.models import (
 )
 
 _IDENTITY = ["incident.key", "incident.title", "incident.severity", "incident.status"]
-_TIMING = ["incident.detected_at", "facts.aware_at", "incident.resolved_at"]
+_TIMING = ["incident.detected_at", "facts.aware_at"]
 
 FRAMEWORKS = [
     {
@@ -220,7 +220,7 @@ FRAMEWORKS = [
                     "Incident": [*_IDENTITY, "incident.description"],
                     "Root cause": ["incident.root_cause_category", "incident.resolution_summary"],
                     "Impact": ["incident.impact_summary"],
-                    "Timing": [*_TIMING, "incident.closed_at"],
+                    "Timing": [*_TIMING, "incident.resolved_at"],
                 },
             },
         ],

@@ -31,7 +31,7 @@ OBLIGATIONS_PAGE_SIZE = 50
 REEVALUATE_LIMIT = 500
 
 
-@org_view(Capability.VIEW_AUDIT_TRAIL)
+@org_view(Capability.VIEW_AUDIT_TRAIL, hidden=True)
 def audit_list(request, org_slug):
     """Who changed what, and when: the organisation's audit trail, filterable."""
     filterset = AuditEntryFilterSet(
@@ -63,7 +63,7 @@ def _obligation_rows(request, queryset):
     return rows
 
 
-@org_view(Capability.MANAGE_COMPLIANCE)
+@org_view(Capability.MANAGE_COMPLIANCE, hidden=True)
 def obligation_overview(request, org_slug):
     """Every regulatory obligation raised by the organisation's incidents: open first, by
     deadline; filters by state and framework."""
@@ -98,7 +98,7 @@ def obligation_overview(request, org_slug):
     )
 
 
-@org_view(Capability.MANAGE_COMPLIANCE)
+@org_view(Capability.MANAGE_COMPLIANCE, hidden=True)
 def incident_obligations(request, org_slug, key):
     """One incident's regulatory facts and every obligation that applies: deadline, time left,
     missing data, status; record the facts, mark drafted or submitted."""
@@ -137,7 +137,7 @@ def incident_obligations(request, org_slug, key):
 
 
 @require_POST
-@org_view(Capability.MANAGE_COMPLIANCE)
+@org_view(Capability.MANAGE_COMPLIANCE, hidden=True)
 def obligation_status(request, org_slug, key, pk):
     """Mark one of the incident's obligations drafted or submitted."""
     incident = incident_get(
@@ -178,7 +178,7 @@ def obligation_status(request, org_slug, key, pk):
     return redirect("compliance:incident_obligations", org_slug=org_slug, key=key)
 
 
-@org_view(Capability.MANAGE_COMPLIANCE)
+@org_view(Capability.MANAGE_COMPLIANCE, hidden=True)
 def framework_list(request, org_slug):
     """The frameworks and their obligations; switch a framework on or off."""
     ensure_frameworks(request.org.pk)
@@ -198,7 +198,7 @@ def framework_list(request, org_slug):
     return render(request, "compliance/framework_list.html", {"frameworks": frameworks})
 
 
-@org_view(Capability.MANAGE_COMPLIANCE)
+@org_view(Capability.MANAGE_COMPLIANCE, hidden=True)
 def obligation_edit(request, org_slug, obligation_key):
     """Edit one obligation: trigger, clock, deadline rule, recipients, report, field mapping.
     Open incidents that carry it get their deadlines re-computed."""

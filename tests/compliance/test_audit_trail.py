@@ -38,7 +38,7 @@ def test_admins_and_compliance_see_their_organisations_trail_only(
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.RESPONDER, Role.MANAGER])
 def test_other_roles_are_refused(trail, acme, make_member, login, role):
-    assert login(make_member(acme, role).user).get(URL).status_code == 403
+    assert login(make_member(acme, role).user).get(URL).status_code == 404
 
 
 def test_filter_by_actor(trail, acme_admin, login):
