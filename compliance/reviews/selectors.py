@@ -130,5 +130,5 @@ def pending_for(*, organization: Organization, user: User) -> QuerySet[ReviewLin
             reviewer=user,
             decision=PENDING,
             campaign__status=Campaign.Status.OPEN,
-        ).select_related("campaign", "user", "group")
+        ).select_related("campaign", "user", "group", "reviewer", "decided_by")
     ).order_by("campaign__due_at", "kind", "subject", "pk")

@@ -82,8 +82,8 @@ def campaign_list(request, org_slug):
     return render(request, "compliance_reviews/campaign_list.html", context)
 
 
-@require_POST
 @reviews_view
+@require_POST
 def campaign_start(request, org_slug):
     """The "Start a review now" button."""
     try:
@@ -159,8 +159,8 @@ def _next_url(request, fallback: str, target: str | None = None) -> str:
     return fallback
 
 
-@require_POST
 @reviews_view
+@require_POST
 def lines_certify(request, org_slug, pk):
     """Certify the selected lines (or every decidable line shown, with "Certify all shown")."""
     campaign = _campaign(request, pk)
@@ -244,8 +244,8 @@ def line_revoke(request, org_slug, pk, line_pk):
     return render(request, "compliance_reviews/line_revoke.html", context)
 
 
-@require_POST
 @reviews_view
+@require_POST
 def line_reassign(request, org_slug, pk, line_pk):
     """Hand a line to another reviewer (admins): how a flagged line gets a reviewer."""
     campaign = _campaign(request, pk)
@@ -267,8 +267,8 @@ def line_reassign(request, org_slug, pk, line_pk):
     return redirect(_next_url(request, _detail_url(request, campaign)))
 
 
-@require_POST
 @reviews_view
+@require_POST
 def campaign_sign_off(request, org_slug, pk):
     campaign = _campaign(request, pk)
     try:
