@@ -71,6 +71,7 @@ class RevokeForm(forms.Form):
             ]
             if not roles:
                 self.fields["action"].choices = [ReviewLine.Action.choices[0]]
+                del self.fields["new_role"]
             self.initial.setdefault("expected_role", current_role or "")
         else:
             del self.fields["new_role"]
