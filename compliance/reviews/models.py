@@ -29,6 +29,7 @@ class ReviewPolicy(OrgOwned):
         "remind reviewers (days before the due date)",
         default=3,
         validators=[MinValueValidator(0), MaxValueValidator(60)],
+        help_text="0: no reminder, only the escalation to admins once overdue.",
     )
 
     class Meta:

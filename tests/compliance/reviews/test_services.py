@@ -560,3 +560,38 @@ def test_two_scheduled_runs_at_once_start_one_campaign(acme, admin, cora):
     assert errors == []
     assert sorted(results) == [0, 0, 1]
     assert len(campaigns(acme)) == 1
+
+
+def test_revoking_a_groups_grant_removes_it_for_the_whole_group(world, acme, viewer):
+    secret, _ = world
+    group = Group.objects.create(name="Auditors")
+    group.user_set.add(viewer)
+    with scopes_disabled():
+        assign_perm("view_incident", group, secret)
+    campaign = start(acme)
+    line = line_for(campaign, "group Auditors", kind=K.GROUP_GRANT)
+
+    services.line_revoke(line=line, actor=line.reviewer, reason="Audit finished")
+
+    from incidents.models import IncidentGroupObjectPermission
+
+    assert not IncidentGroupObjectPermission.objects.filter(group=group).exists()
+    assert fresh_line(line).outcome == f"Access to {secret.key} removed."
+    with scopes_disabled():
+        message = TimelineEvent.objects.filter(incident=secret, kind="access").latest("pk").message
+    assert message == f"Access of Auditors revoked by {line.reviewer} (access review)"
+
+
+def test_a_member_of_the_group_does_not_review_its_grant(world, acme, admin, cora):
+    secret, _ = world
+    group = Group.objects.create(name="Auditors")
+    group.user_set.add(cora)
+    with scopes_disabled():
+        assign_perm("view_incident", group, secret)
+
+    campaign = start(acme)
+
+    line = line_for(campaign, "group Auditors", kind=K.GROUP_GRANT)
+    assert line.reviewer == admin
+    with pytest.raises(PermissionDenied, match="own access"):
+        services.line_certify(line=line, actor=cora)

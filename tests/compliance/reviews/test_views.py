@@ -340,7 +340,13 @@ def test_the_schedule_form_saves_and_refuses_nonsense(world, acme, cora):
         url("policy_edit"), {"period_months": 0, "due_days": 5, "remind_days_before": 9}
     )
     assert bad.status_code == 200
-    assert b"error" in bad.content
+    assert b"Ensure this value is greater than or equal to 1." in bad.content
+    reminder_late = client.post(
+        url("policy_edit"), {"period_months": 3, "due_days": 5, "remind_days_before": 9}
+    )
+    assert b"Remind before the due date" in reminder_late.content
+    with scopes_disabled():
+        assert not ReviewPolicy.objects.exists()
     good = client.post(
         url("policy_edit"), {"period_months": 6, "due_days": 10, "remind_days_before": 2}
     )
@@ -365,8 +371,32 @@ def test_a_big_review_is_paginated_with_constant_queries(
         first = client.get(url("campaign_detail", pk=campaign.pk))
     assert b"Page 1 of 2" in first.content
     second = client.get(url("campaign_detail", pk=campaign.pk), {"page": 2})
-    assert b"member69@acme.test" in second.content or b"member69@acme.test" in first.content
+    assert b"member47@acme.test" in first.content  # admin, cora, then member00 … member47
+    assert b"member48@acme.test" not in first.content
+    assert b"member69@acme.test" in second.content
     with django_assert_max_num_queries(20):
         client.get(url("my_reviews"))
     with django_assert_max_num_queries(16):
         client.get(url("campaign_list"))
+
+
+def test_an_admin_gives_a_flagged_line_to_a_new_reviewer_on_its_page(acme, admin, make_member):
+    campaign = start(acme)
+    flagged = line_for(campaign, "admin@acme.test")
+    newcomer = make_member(acme, Role.COMPLIANCE, email="nina@acme.test").user
+    client = client_of(admin)
+
+    page = client.get(url("line_revoke", pk=campaign.pk, line_pk=flagged.pk)).content
+    assert b"Give this line to another reviewer" in page
+    assert b"Revoke now" not in page  # it is the admin's own access
+    response = client.post(
+        url("line_reassign", pk=campaign.pk, line_pk=flagged.pk), {"reviewer": newcomer.pk}
+    )
+
+    assert response.status_code == 302
+    assert fresh_line(flagged).reviewer == newcomer
+    refused = client.post(
+        url("line_reassign", pk=campaign.pk, line_pk=flagged.pk), {"reviewer": admin.pk}
+    )
+    assert refused.status_code == 302
+    assert fresh_line(flagged).reviewer == newcomer
