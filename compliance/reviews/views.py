@@ -125,6 +125,10 @@ def campaign_detail(request, org_slug, pk):
         "complete": campaign.decided_count == campaign.line_count,
         "is_admin": role == Role.ADMIN,
         "overdue": campaign.is_overdue(),
+        # A signed-off review proves itself: its decisions still hash to what was signed.
+        "hash_matches": export.content_hash_of(campaign) == campaign.signed_hash
+        if campaign.signed_hash
+        else None,
     }
     return render(request, "compliance_reviews/campaign_detail.html", context)
 

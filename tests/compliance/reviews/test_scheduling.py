@@ -141,3 +141,23 @@ def test_two_sweepers_at_once_escalate_and_notify_once(review):
     assert errors == []
     assert sorted(r["escalated"] for r in results) == [0, 1]
     assert sent("access_review_overdue") == ["ada@acme.test", "admin@acme.test"]
+
+
+@pytest.mark.django_db
+def test_the_escalation_e_mail_names_the_review_and_links_to_it(review, mailoutbox):
+    from incidents.models import Delivery
+    from incidents.notify import deliver
+
+    scheduling.sweep(now=review.due_at + timedelta(minutes=1))
+    with scopes_disabled():
+        deliveries = list(
+            Delivery.objects.filter(idempotency_key__startswith=f"access_review:{review.pk}:esc")
+        )
+    for delivery in deliveries:
+        deliver(delivery=delivery)
+
+    assert sorted(message.to[0] for message in mailoutbox) == ["ada@acme.test", "admin@acme.test"]
+    message = mailoutbox[0]
+    assert message.subject.startswith("Access review overdue (was due ")
+    assert "4 lines are still pending" in message.body
+    assert f"/o/acme/compliance/reviews/{review.pk}/" in message.body

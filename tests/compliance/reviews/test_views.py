@@ -331,6 +331,11 @@ def test_sign_off_through_the_page(review, admin, cora):
     assert signed.signed_off_by == cora
     page = client.get(url("campaign_detail", pk=review.pk)).content
     assert signed.signed_hash.encode() in page
+    assert b"decisions unchanged since the sign-off" in page
+    with scopes_disabled():
+        ReviewLine.objects.filter(pk=lines[0].pk).update(reason="rewritten afterwards")
+    tampered = client.get(url("campaign_detail", pk=review.pk)).content
+    assert b"the decisions no longer match the signed hash" in tampered
 
 
 def test_the_schedule_form_saves_and_refuses_nonsense(world, acme, cora):
