@@ -104,3 +104,31 @@ def test_a_compliance_officer_certifies_and_revokes(world, live_server, page):
     shot(page, "mine")
     page.set_viewport_size({"width": 390, "height": 800})
     shot(page, "mine-phone")
+
+
+def test_an_admin_finishes_and_signs_off(world, live_server, page):
+    from django_scopes import scopes_disabled
+
+    from compliance.reviews.models import ReviewLine
+
+    with scopes_disabled():
+        coras = list(ReviewLine.objects.filter(campaign=world, reviewer__email="cora@acme.test"))
+    for line in coras:
+        services.line_certify(line=line, actor=line.reviewer)
+    sign_in(page, live_server, "ada@acme.test")
+    page.goto(live_server.url + f"/o/acme/compliance/reviews/{world.pk}/")
+
+    page.get_by_role("button", name="Certify all 4 shown that you may decide").click()
+    expect(page.get_by_text("Certified 4 lines.")).to_be_visible()
+    expect(page.get_by_text("8 of 8 decided (100 %)")).to_be_visible()
+    page.get_by_role("button", name="Sign off the review").click()
+    expect(page.get_by_text("Access review signed off.")).to_be_visible()
+    expect(page.get_by_text("decisions unchanged since the sign-off")).to_be_visible()
+    expect(page.get_by_role("link", name="Download PDF")).to_be_visible()
+    shot(page, "signed-off")
+
+    page.get_by_role("link", name="Schedule").click()
+    page.get_by_label("Review every (months)").fill("0")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Ensure this value is greater than or equal to 1.")).to_be_visible()
+    shot(page, "schedule-error")
