@@ -229,6 +229,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 30},
     },
+    # Access reviews: start the campaigns that are due, then reminders and escalations.
+    "sweep-access-reviews": {
+        "task": "compliance.reviews.tasks.sweep_access_reviews_task",
+        "schedule": 3600.0,
+        "options": {"expires": 1800},
+    },
 }
 
 _LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
