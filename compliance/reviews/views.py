@@ -1,7 +1,5 @@
 """Pages of access reviews: admins and compliance staff only; everyone else gets 404."""
 
-from functools import wraps
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -15,24 +13,14 @@ from compliance.reviews.forms import LineFilterForm, PolicyForm, ReassignForm, R
 from compliance.reviews.models import Campaign, ReviewLine
 from tenancy.access import org_view
 from tenancy.models import User
-from tenancy.roles import Capability, Role, can
+from tenancy.roles import Capability, Role
 
 LINES_PER_PAGE = 50
 CAMPAIGNS_PER_PAGE = 20
 
 
-def reviews_view(view):
-    """Members with `manage_compliance` only; for everyone else the page does not exist."""
-
-    @org_view()
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not can(request.membership.role, Capability.MANAGE_COMPLIANCE):
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    wrapped.org_capability = Capability.MANAGE_COMPLIANCE
-    return wrapped
+# Members without `manage_compliance`: the page does not exist (404), as on every compliance page.
+reviews_view = org_view(Capability.MANAGE_COMPLIANCE, hidden=True)
 
 
 def _error_text(error: Exception) -> str:
