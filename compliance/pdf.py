@@ -39,11 +39,32 @@ def static_only_fetcher(url: str, *args, **kwargs) -> dict:
     raise RefusedURL(f"A compliance PDF fetches nothing but Vigil's static files ({url!r}).")
 
 
+def _fetcher():
+    """`static_only_fetcher` in the shape the installed WeasyPrint wants: since WeasyPrint 67
+    a fetcher is a `URLFetcher` whose `fetch()` returns a `URLFetcherResponse` (a plain
+    function crashes the rendering on the first URL); older versions take the function."""
+    try:
+        from weasyprint.urls import URLFetcher, URLFetcherResponse
+    except ImportError:  # WeasyPrint < 67
+        return static_only_fetcher
+
+    class StaticOnlyFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            found = static_only_fetcher(url)
+            return URLFetcherResponse(
+                found["redirected_url"],
+                found["string"],
+                headers={"Content-Type": found["mime_type"]},
+            )
+
+    return StaticOnlyFetcher()
+
+
 def render_pdf(html: str) -> bytes:
     """The PDF of `html` (a complete document with inline CSS)."""
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=static_only_fetcher).write_pdf()
+    return HTML(string=html, base_url=STATIC_PREFIX, url_fetcher=_fetcher()).write_pdf()
 
 
 def content_hash(data: bytes) -> str:

@@ -16,6 +16,7 @@ hash. The obligation's status is not part of the content (generating a report ch
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -31,6 +32,7 @@ from taxonomy.models import CustomFieldDefinition
 from tenancy.models import AuditEntry, Organization, User
 
 SCHEMA = 1
+_EMPTY_RELATION = re.compile(r"^[\w.]+\.None$")
 NOT_YET_KNOWN = "not yet known"
 
 
@@ -251,6 +253,7 @@ def _timeline(incident, fmt) -> list[dict]:
 
 
 def _changes(entry: AuditEntry, fmt) -> str:
+    created = entry.action == AuditEntry.Action.CREATE
     changes = entry.changes or {}
     if isinstance(changes, str):
         try:
@@ -263,7 +266,10 @@ def _changes(entry: AuditEntry, fmt) -> str:
             objects = ", ".join(map(str, values.get("objects", [])))
             shown = f"{values.get('operation', '')} {objects}"
         elif isinstance(values, list | tuple) and len(values) == 2:
-            shown = f"{values[0]} → {values[1]}"
+            before, after = (str(v) for v in values)
+            if _EMPTY_RELATION.match(after) or (created and after in ("", "None", "{}", "[]")):
+                continue  # a reverse relation or an empty field of a new row says nothing
+            shown = after if created else f"{before} → {after}"
         else:
             shown = str(values)
         parts.append(f"{field}: {shown.strip()}")
