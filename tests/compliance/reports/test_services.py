@@ -36,9 +36,7 @@ def stored(report) -> Report:
         return Report.objects.get(pk=report.pk)
 
 
-def test_same_data_same_hash_whoever_and_whenever_regenerates(
-    acme, breach, compliance_user, admin
-):
+def test_same_data_same_hash_whoever_and_whenever_regenerates(acme, breach, compliance_user, admin):
     first = generate(acme, compliance_user, breach)
     second = generate(acme, admin, breach)
     assert second.version == first.version + 1
@@ -85,9 +83,12 @@ def test_the_database_refuses_to_update_or_delete_a_report(acme, breach, complia
         "UPDATE compliance_reports_report SET pdf = '\\x00' WHERE id = %s",
         "DELETE FROM compliance_reports_report WHERE id = %s",
     ):
-        with pytest.raises(DB_REFUSALS, match="immutable"):
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, [report.pk])
+        with (
+            pytest.raises(DB_REFUSALS, match="immutable"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [report.pk])
     assert stored(report).content_hash == report.content_hash
 
 
