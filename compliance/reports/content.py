@@ -220,7 +220,7 @@ def _fixed(spec, organization, incident, facts, fmt) -> list[dict]:
             value = ref[1:]
         else:
             value = fmt.ref(ref, mapping.resolve(ref, incident, facts))
-        rows.append({"label": label, "value": value})
+        rows.append({"ref": ref, "label": label, "value": value})
     return rows
 
 
@@ -234,7 +234,13 @@ def _sections(obligation, incident, facts, fmt, labels) -> list[dict]:
             label = field["label"]
             if field["ref"].startswith("custom:"):
                 label = labels.get(field["ref"][7:], label)
-            fields.append({"label": label, "value": fmt.ref(field["ref"], field["value"])})
+            fields.append(
+                {
+                    "ref": field["ref"],
+                    "label": label,
+                    "value": fmt.ref(field["ref"], field["value"]),
+                }
+            )
         result.append({"title": section["title"], "fields": fields})
     return result
 
@@ -331,11 +337,15 @@ def build_content(
         ).first()
     fixed = _fixed(spec, organization, incident, facts, fmt)
     sections = _sections(obligation, incident, facts, fmt, labels)
-    missing = []
-    for label in [row["label"] for row in fixed if row["value"] is None] + [
-        field["label"] for s in sections for field in s["fields"] if field["value"] is None
-    ]:
-        if label not in missing:
+    # What is still missing, named once: a field both among the fixed fields and in a mapped
+    # section is named by its fixed label.
+    missing, seen = [], set()
+    unknown = [(row["ref"], row["label"]) for row in fixed if row["value"] is None]
+    for section in sections:
+        unknown += [(f["ref"], f["label"]) for f in section["fields"] if f["value"] is None]
+    for ref, label in unknown:
+        if ref not in seen and label not in missing:
+            seen.add(ref)
             missing.append(label)
     content = {
         "schema": SCHEMA,

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils import timezone
 
 from compliance.models import Framework, ReportFormat
 from compliance.reports.models import DistributionList, Report
@@ -33,8 +34,10 @@ class ReportSendForm(forms.Form):
     def __init__(self, *args, versions, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["report"].queryset = versions
+        tz = organization.tzinfo
         self.fields["report"].label_from_instance = lambda r: (
-            f"v{r.version} · {r.generated_at:%Y-%m-%d %H:%M} · {r.short_hash}"
+            f"v{r.version} · {timezone.localtime(r.generated_at, tz):%Y-%m-%d %H:%M %Z}"
+            f" · {r.short_hash}"
         )
         self.fields["distribution_list"].queryset = DistributionList.objects.filter(
             organization=organization

@@ -87,6 +87,8 @@ def test_the_gdpr_notification_shows_values_deadline_and_marks_what_is_missing(
     assert "not yet known" in text
     assert "Likely consequences of the breach" in report.missing_fields
     assert "Measures taken or proposed" in report.missing_fields
+    # The same field in a mapped section ("Impact summary") is not named twice.
+    assert "Impact summary" not in report.missing_fields
     assert "Incomplete:" in text
 
 
