@@ -296,8 +296,9 @@ def _list_page(request, distribution_list, **forms_):
                 "default_for": distribution_list.default_for_id,
             },
         ),
-        "member_form": forms_.get("member_form") or RecipientMemberForm(organization=request.org),
-        "address_form": forms_.get("address_form") or RecipientAddressForm(),
+        "member_form": forms_.get("member_form")
+        or RecipientMemberForm(organization=request.org, prefix="member"),
+        "address_form": forms_.get("address_form") or RecipientAddressForm(prefix="address"),
     }
     return render(request, "compliance_reports/distribution_list_detail.html", context)
 
@@ -341,11 +342,11 @@ def distribution_list_delete(request, org_slug, pk):
 @reports_view(Capability.MANAGE_COMPLIANCE)
 def recipient_add(request, org_slug, pk):
     distribution_list = get_object_or_404(DistributionList, organization=request.org, pk=pk)
-    member = "user" in request.POST
+    member = "member-user" in request.POST
     form = (
-        RecipientMemberForm(request.POST, organization=request.org)
+        RecipientMemberForm(request.POST, organization=request.org, prefix="member")
         if member
-        else RecipientAddressForm(request.POST)
+        else RecipientAddressForm(request.POST, prefix="address")
     )
     if form.is_valid():
         try:

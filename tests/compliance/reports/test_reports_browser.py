@@ -92,6 +92,15 @@ def test_compliance_generates_and_sends_a_report(world, live_server, page):
     expect(page.locator("table tbody tr")).to_have_count(1)
     shot(page, "list")
 
+    page.get_by_role("link", name="Distribution lists").click()
+    page.get_by_role("link", name="Data protection authority").click()
+    page.locator("#id_address-name").fill("Legal counsel")
+    page.get_by_label("E-mail address").fill("counsel@law.example")
+    page.get_by_role("button", name="Add address").click()
+    expect(page.get_by_text("Legal counsel added.")).to_be_visible()
+    expect(page.locator("table tbody tr")).to_have_count(2)
+    shot(page, "list-detail")
+
     with scopes_disabled():
         report = Report.objects.get()
     pdf = SHOTS / "reports-v1.pdf"

@@ -368,13 +368,18 @@ def test_compliance_manages_lists_members_and_outside_addresses(
     assert response.status_code == 302
     assert lst.default_for_id == gdpr.pk
     add = url("recipient_add", pk=lst.pk)
-    assert client.post(add, {"user": responder.pk}).status_code == 302
-    assert client.post(add, {"name": "Authority", "email": "DPA@Example.eu"}).status_code == 302
-    again = client.post(add, {"name": "Again", "email": "dpa@example.eu"})
+    assert client.post(add, {"member-user": responder.pk}).status_code == 302
+    assert (
+        client.post(
+            add, {"address-name": "Authority", "address-email": "DPA@Example.eu"}
+        ).status_code
+        == 302
+    )
+    again = client.post(add, {"address-name": "Again", "address-email": "dpa@example.eu"})
     assert b"is on this list already" in again.content
-    no_name = client.post(add, {"name": "", "email": "x@example.eu"})
+    no_name = client.post(add, {"address-name": "", "address-email": "x@example.eu"})
     assert b"This field is required" in no_name.content
-    bad = client.post(add, {"name": "X", "email": "not-an-address"})
+    bad = client.post(add, {"address-name": "X", "address-email": "not-an-address"})
     assert b"Enter a valid email address" in bad.content
     with scopes_disabled():
         addresses = sorted(r.address for r in lst.recipients.select_related("user"))
@@ -392,7 +397,9 @@ def test_a_foreign_member_cannot_be_added(acme, globex, frameworks, compliance_u
                                           stranger):  # fmt: skip
     with scopes_disabled():
         lst = DistributionList.objects.create(organization=acme, name="L")
-    response = login(compliance_user).post(url("recipient_add", pk=lst.pk), {"user": stranger.pk})
+    response = login(compliance_user).post(
+        url("recipient_add", pk=lst.pk), {"member-user": stranger.pk}
+    )
     assert b"Select a valid choice" in response.content
     with scopes_disabled():
         assert not lst.recipients.exists()
