@@ -188,7 +188,9 @@ class ReportDistribution(OrgOwned):
     sent_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     sent_at = models.DateTimeField(default=timezone.now)
     recipients = models.JSONField(
-        default=list, help_text='[{"name": …, "email": …, "member": bool, "delivery": id}]'
+        default=list,
+        help_text='[{"name": …, "email": …, "member": bool, "delivery": id}, or '
+        '{"name": …, "reason": …, "skipped": true}]',
     )
 
     class Meta:

@@ -300,7 +300,8 @@ def report_send(
 ) -> ReportDistribution:
     """E-mail `report`'s PDF to everyone on `distribution_list`, as an attachment, through the
     notification service (one delivery per address, retried by its sweep), and record who
-    sent which version to whom. Members who left the organisation are skipped."""
+    sent which version to whom. Members who left the organisation, and members who may not
+    see the (restricted) incident, are skipped and recorded as such."""
     now = now or timezone.now()
     with org_scope(organization):
         membership = _require(organization, actor, Capability.EXPORT_COMPLIANCE)
@@ -309,20 +310,33 @@ def report_send(
         if distribution_list.organization_id != organization.pk:
             raise PermissionDenied("That list belongs to another organisation.")
         _check_visible(organization, actor, membership, report.incident)
-        members = set(
-            Membership.objects.filter(organization=organization).values_list("user_id", flat=True)
-        )
-        people = []
+        memberships = {m.user_id: m for m in Membership.objects.filter(organization=organization)}
+        people, skipped = [], []
         for recipient in distribution_list.recipients.select_related("user"):
             if recipient.user_id is not None:
                 user = recipient.user
-                if user.pk not in members or not user.is_active or not user.email:
+                if user.pk not in memberships or not user.is_active or not user.email:
+                    skipped.append({"name": user.display_name, "reason": "no longer a member"})
+                    continue
+                visible = incident_list(
+                    organization=organization, user=user, membership=memberships[user.pk]
+                )
+                if not visible.filter(pk=report.incident_id).exists():
+                    # A member who may not see a restricted incident does not get its report.
+                    skipped.append({"name": user.display_name, "reason": "no access"})
                     continue
                 people.append({"name": user.display_name, "email": user.email, "member": True})
             else:
                 people.append({"name": recipient.name, "email": recipient.email, "member": False})
         if not people:
-            raise ValidationError("This list has no one to send to.")
+            raise ValidationError(
+                "This list has no one to send to."
+                + (
+                    " Skipped: " + ", ".join(f"{p['name']} ({p['reason']})" for p in skipped)
+                    if skipped
+                    else ""
+                )
+            )
         subject, body = _message(organization, report, actor)
         deliveries = notify.email_with_attachments(
             organization=organization,
@@ -342,7 +356,7 @@ def report_send(
             list_name=distribution_list.name,
             sent_by=actor,
             sent_at=now,
-            recipients=people,
+            recipients=people + [{**person, "skipped": True} for person in skipped],
         )
 
 

@@ -223,12 +223,16 @@ def report_send(request, org_slug, key, obligation_key):
         return _obligation_page(request, incident, obligation, send_form=form)
     except PermissionDenied as error:
         raise Http404(str(error)) from error
-    count = len(distribution.recipients)
-    messages.success(
-        request,
-        f"Version {distribution.report.version} is on its way to {count} "
-        f"recipient{'s' if count != 1 else ''} of “{distribution.list_name}”.",
+    sent = [r for r in distribution.recipients if not r.get("skipped")]
+    skipped = [r for r in distribution.recipients if r.get("skipped")]
+    text = (
+        f"Version {distribution.report.version} is on its way to {len(sent)} "
+        f"recipient{'s' if len(sent) != 1 else ''} of “{distribution.list_name}”."
     )
+    if skipped:
+        names = ", ".join(f"{r['name']} ({r['reason']})" for r in skipped)
+        text += f" Skipped: {names}."
+    messages.success(request, text)
     return redirect(_obligation_url(request, incident, obligation))
 
 

@@ -411,3 +411,26 @@ def test_the_default_list_is_preselected(acme, breach, report, regulators, compl
         regulators.save()
     page = login(compliance_user).get(url("obligation_reports", breach)).content.decode()
     assert f'<option value="{regulators.pk}" selected>Regulators</option>' in page
+
+
+def test_members_who_may_not_see_a_restricted_incident_are_skipped_and_recorded(
+    acme, breach, regulators, admin, compliance_user, login
+):
+    with scopes_disabled():
+        Incident.objects.filter(pk=breach.pk).update(is_restricted=True)
+        breach = Incident.objects.get(pk=breach.pk)
+    report = generate(acme, admin, breach)
+    response = login(admin).post(
+        url("report_send", breach),
+        {"report": report.pk, "distribution_list": regulators.pk},
+        follow=True,
+    )
+    assert b"on its way to 1 recipient " in response.content
+    assert b"Skipped: Cora Compliance (no access)" in response.content
+    with scopes_disabled():
+        assert list(Delivery.objects.values_list("target", flat=True)) == ["dpa@example.eu"]
+        (distribution,) = ReportDistribution.objects.all()
+    assert {"name": "Cora Compliance", "reason": "no access", "skipped": True} in (
+        distribution.recipients
+    )
+    assert b"skipped (no access)" in response.content
