@@ -201,3 +201,22 @@ def test_content_cannot_make_the_pdf_fetch_anything(acme, breach, payload, monke
     assert asked
     assert all(re.match(r"^(http|file):", url) for url in asked)
     assert "root:" not in pdf_text(raw)
+
+
+def test_an_incident_without_regulatory_facts_renders_with_everything_marked(
+    acme, frameworks, responder, compliance_user
+):
+    from tests.incidents.factories import declare
+
+    bare = declare(acme, responder, title="Bare incident")
+    report = report_generate(
+        organization=acme,
+        actor=compliance_user,
+        incident=bare,
+        obligation=obligation(acme, "hipaa-individuals"),
+    )
+    text = flat(pdf_text(report.pdf))
+    assert "Deadline not yet known" in text  # not tracked on this incident
+    assert "Type of protected health information involved not yet known" in text
+    assert "Number of individuals affected" in report.missing_fields
+    assert "Covered entity Acme Payments" in text

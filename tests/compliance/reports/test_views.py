@@ -434,3 +434,19 @@ def test_members_who_may_not_see_a_restricted_incident_are_skipped_and_recorded(
         distribution.recipients
     )
     assert b"skipped (no access)" in response.content
+
+
+def test_the_obligation_page_reads_a_bounded_number_of_rows(
+    acme, breach, report, regulators, compliance_user, login, django_assert_max_num_queries
+):
+    from compliance.reports.services import report_send
+
+    for _ in range(3):
+        generate(acme, compliance_user, breach)
+        report_send(
+            organization=acme, actor=compliance_user, report=report, distribution_list=regulators
+        )
+    client = login(compliance_user)
+    with django_assert_max_num_queries(30):
+        response = client.get(url("obligation_reports", breach))
+    assert response.content.count(b"Download v") == 4
