@@ -17,11 +17,12 @@ import logging
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, send_mail
 from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -360,6 +361,62 @@ def post_to_chat(
     return len(webhooks)
 
 
+# — e-mail with attachments ————————————————————————————————————————————————————————————
+
+# Stored files an e-mail can carry, by kind: loader(org_id, id) -> (filename, bytes, mime type).
+# The app that stores them registers its loader in its ready() (compliance.reports: reports).
+# A delivery names its attachments (payload "_attachments": [{"kind": …, "id": …}]) and the
+# bytes are read when it is sent, so a retry sends the same stored file.
+ATTACHMENT_LOADERS: dict[str, Callable[[int, int], tuple[str, bytes, str]]] = {}
+ATTACHMENTS_KEY = "_attachments"
+
+
+def register_attachment_loader(kind: str, loader: Callable[[int, int], tuple]) -> None:
+    ATTACHMENT_LOADERS[kind] = loader
+
+
+def email_with_attachments(
+    *,
+    organization: Organization,
+    to: list[tuple[str, str]],
+    subject: str,
+    body: str,
+    attachments: list[dict],
+    key: str,
+    now: datetime | None = None,
+) -> list[Delivery]:
+    """E-mail each (name, address) of `to` — members or not — a message carrying stored files,
+    one Delivery per address, sent by workers after commit and retried by the sweep like any
+    other. Not subject to preferences or quiet hours: the sender chose the recipients.
+    Idempotent by `key`. Returns the deliveries in the order of `to`."""
+    for attachment in attachments:
+        if attachment.get("kind") not in ATTACHMENT_LOADERS:
+            raise ValidationError(f"Unknown attachment kind {attachment.get('kind')!r}.")
+    now = now or timezone.now()
+    deliveries = []
+    with org_scope(organization), transaction.atomic():
+        for name, address in to:
+            delivery, new = Delivery.objects.get_or_create(
+                organization=organization,
+                idempotency_key=f"{key}:{address.lower()}",
+                defaults={
+                    "channel": Delivery.Channel.EMAIL,
+                    "target": address,
+                    "payload": {
+                        "subject": subject[:250],
+                        "body": f"Dear {name},\n\n{body}" if name else body,
+                        ATTACHMENTS_KEY: attachments,
+                    },
+                    "next_attempt_at": now,
+                    "created_at": now,
+                },
+            )
+            if new:
+                _queue(delivery)
+            deliveries.append(delivery)
+    return deliveries
+
+
 # — sending ——————————————————————————————————————————————————————————————————————————
 
 
@@ -369,6 +426,25 @@ class DeliveryError(Exception):
 
 def _send_email(delivery: Delivery) -> None:
     payload = delivery.payload or {}
+    if payload.get(ATTACHMENTS_KEY):
+        message = EmailMessage(
+            payload.get("subject", "Vigil notification"),
+            payload.get("body", ""),
+            None,
+            [delivery.target],
+        )
+        for attachment in payload[ATTACHMENTS_KEY]:
+            loader = ATTACHMENT_LOADERS.get(attachment.get("kind"))
+            if loader is None:
+                raise DeliveryError(
+                    f"No loader for attachments of kind {attachment.get('kind')!r}."
+                )
+            try:
+                message.attach(*loader(delivery.organization_id, attachment["id"]))
+            except Exception as error:  # a purged or unreadable file: record it, retry, fail
+                raise DeliveryError(f"Could not read the attachment: {error}") from error
+        message.send(fail_silently=False)
+        return
     send_mail(
         payload.get("subject", "Vigil notification"),
         payload.get("body", ""),
