@@ -74,27 +74,6 @@ def _fetcher():
     return StaticOnly()
 
 
-def _fetcher():
-    """`static_only_fetcher` in the shape the installed WeasyPrint wants: since WeasyPrint 67
-    a fetcher is a `URLFetcher` whose `fetch()` returns a `URLFetcherResponse` (a plain
-    function crashes the rendering on the first URL); older versions take the function."""
-    try:
-        from weasyprint.urls import URLFetcher, URLFetcherResponse
-    except ImportError:  # WeasyPrint < 67
-        return static_only_fetcher
-
-    class StaticOnlyFetcher(URLFetcher):
-        def fetch(self, url, headers=None):
-            found = static_only_fetcher(url)
-            return URLFetcherResponse(
-                found["redirected_url"],
-                found["string"],
-                headers={"Content-Type": found["mime_type"]},
-            )
-
-    return StaticOnlyFetcher()
-
-
 def render_pdf(html: str) -> bytes:
     """The PDF of `html` (a complete document with inline CSS)."""
     from weasyprint import HTML

@@ -2,7 +2,6 @@
 `export_compliance`, editing distribution lists `manage_compliance`; everyone else gets 404,
 as does an incident the reader may not see."""
 
-from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,7 +25,7 @@ from compliance.reports.forms import (
 )
 from compliance.reports.models import DistributionList, DistributionRecipient, Report
 from incidents.selectors import incident_get
-from tenancy.access import check_org_access
+from tenancy.access import org_view
 from tenancy.roles import Capability, can
 
 PAGE_SIZE = 30
@@ -35,19 +34,7 @@ PAGE_SIZE = 30
 def reports_view(capability: Capability):
     """`org_view` for compliance pages: a member whose role lacks `capability` gets the same
     404 as a non-member (the page's existence is not disclosed)."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            check_org_access(request, None)
-            if not can(request.membership.role, capability):
-                raise Http404("No such page.")
-            return view(request, *args, **kwargs)
-
-        wrapped.org_capability = capability
-        return wrapped
-
-    return decorator
+    return org_view(capability, hidden=True)
 
 
 def _error_text(error: ValidationError) -> str:
