@@ -59,16 +59,11 @@ def _fetcher():
 
     class StaticOnly(URLFetcher):
         def fetch(self, url, headers=None):
-            path = _static_file(url)
-            if path is None:
-                raise RefusedURL(
-                    f"A compliance PDF fetches nothing but Vigil's static files ({url!r})."
-                )
-            mime, _ = mimetypes.guess_type(path.name)
+            found = static_only_fetcher(url)  # raises RefusedURL for anything but static files
             return URLFetcherResponse(
-                url,
-                body=path.read_bytes(),
-                headers={"Content-Type": mime or "application/octet-stream"},
+                found["redirected_url"],
+                body=found["string"],
+                headers={"Content-Type": found["mime_type"]},
             )
 
     return StaticOnly()
