@@ -4,6 +4,7 @@ the defaults are for a developer's machine (PostgreSQL and Redis on 127.0.0.1)."
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.env import env_bool, env_int, env_list, env_str, fail
 
@@ -222,6 +223,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.channels.tasks.sweep_channels_task",
         "schedule": 10.0,
         "options": {"expires": 30},
+    },
+    # Retention: delete or anonymise what is past its policy and not under a legal hold.
+    "purge-retention": {
+        "task": "compliance.retention.tasks.purge_retention_task",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 6 * 3600},
     },
 }
 
