@@ -21,6 +21,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from compliance.frameworks import ensure_frameworks
 from compliance.models import Framework, RecordType
 from compliance.records import REGISTRY, Retained
 from compliance.retention.models import LegalHold, PurgeAction, PurgeReceipt, RetentionPolicy
@@ -126,6 +127,7 @@ def retention_policy_save(
             + " or ".join(PurgeAction(a).label.lower() + "d" for a in retained.actions)
             + "."
         )
+    ensure_frameworks(organization.pk)
     check_policy_duration(organization, record_type, days)
     policy = (
         RetentionPolicy.objects.select_for_update()

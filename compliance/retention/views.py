@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from compliance.frameworks import ensure_frameworks
 from compliance.models import RecordType
 from compliance.records import REGISTRY
 from compliance.retention import services
@@ -50,6 +51,7 @@ def overview(request, org_slug):
     """Policies per record type with the frameworks' minimums, storage, what-if, holds and the
     latest receipts."""
     org = request.org
+    ensure_frameworks(org.pk)
     policies = {p.record_type: p for p in RetentionPolicy.objects.all()}
     sizes = {s.retained.key: s for s in services.storage(org)}
     rows = []
@@ -92,6 +94,7 @@ def policy_edit(request, org_slug, record_type):
     if record_type not in REGISTRY:
         raise Http404("No such record type.")
     org = request.org
+    ensure_frameworks(org.pk)
     policy = RetentionPolicy.objects.filter(record_type=record_type).first()
     minimum = services.retention_minimum(org, record_type)
     if request.method == "POST" and "remove" in request.POST:
