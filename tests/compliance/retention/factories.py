@@ -2,7 +2,6 @@
 backdated; frameworks switched off; full row dumps to prove held data did not change."""
 
 import datetime as dt
-import hashlib
 
 from django.db import connection
 from django.utils import timezone
@@ -14,7 +13,6 @@ from compliance.retention import services
 from incidents.lifecycle import Status
 from incidents.models import Incident
 from integrations.models import Alert, AlertGroup, AlertSource, RawPayload
-from tenancy.audit import retention_gate
 from tenancy.models import AuditEntry
 from tenancy.scoping import org_scope
 from tests.incidents.factories import bring_to, declare, document, fresh
@@ -100,18 +98,6 @@ def payload(source, *, received_days_ago, incident=None, fingerprint="fp") -> Ra
             received_at=received,
         )
         return raw
-
-
-def backdate_audit(entries, *, start_days_ago: float) -> None:
-    """Give the entries (oldest first) timestamps a day apart ending before `start_days_ago`,
-    and a made-up chain hash each (the chain itself is another app's). Test setup only: it
-    opens the same gate the purge uses."""
-    with retention_gate(), scopes_disabled():
-        for n, entry in enumerate(entries):
-            AuditEntry.objects.filter(pk=entry.pk).update(
-                timestamp=days_ago(start_days_ago + len(entries) - n),
-                entry_hash=hashlib.sha256(f"entry-{entry.pk}".encode()).hexdigest(),
-            )
 
 
 def audit_entries(org) -> list[AuditEntry]:
