@@ -42,6 +42,11 @@ def manages_compliance(view):
     return wrapped
 
 
+def _posted(request):
+    """The POST data for a bound form (even when empty), None for a GET."""
+    return request.POST if request.method == "POST" else None
+
+
 def _overview_url(org) -> str:
     return reverse("compliance_retention:overview", kwargs={"org_slug": org.slug})
 
@@ -103,7 +108,7 @@ def policy_edit(request, org_slug, record_type):
         return redirect(_overview_url(org))
     initial = {"days": policy.days, "action": policy.action} if policy else {}
     form = RetentionPolicyForm(
-        request.POST or None, organization=org, record_type=record_type, initial=initial
+        _posted(request), organization=org, record_type=record_type, initial=initial
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -138,7 +143,7 @@ def policy_edit(request, org_slug, record_type):
 def hold_create(request, org_slug):
     """Place a legal hold."""
     org = request.org
-    form = LegalHoldForm(request.POST or None, organization=org)
+    form = LegalHoldForm(_posted(request), organization=org)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -166,7 +171,7 @@ def hold_create(request, org_slug):
 def hold_release(request, org_slug, pk):
     """Release a hold (asks first). The hold stays on record as released."""
     hold = get_object_or_404(LegalHold.objects.prefetch_related("incidents", "services"), pk=pk)
-    form = LegalHoldReleaseForm(request.POST or None)
+    form = LegalHoldReleaseForm(_posted(request))
     if hold.released_at is None and request.method == "POST" and form.is_valid():
         services.legal_hold_release(hold=hold, actor=request.user, note=form.cleaned_data["note"])
         messages.success(
@@ -191,7 +196,7 @@ def preview(request, org_slug):
 def purge_run(request, org_slug):
     """Run the purge now, after a confirmation (or a dry run that only writes receipts)."""
     org = request.org
-    form = PurgeRunForm(request.POST or None)
+    form = PurgeRunForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         dry_run = form.cleaned_data["dry_run"]
         run = services.retention_purge(
