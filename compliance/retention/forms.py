@@ -54,6 +54,7 @@ class RetentionPolicyForm(DurationMixin):
 
 class WhatIfForm(DurationMixin):
     record_type = forms.ChoiceField(label="Record type")
+    field_order = ["record_type", "years", "months", "days"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -209,7 +209,9 @@ def legal_hold_release(*, hold: LegalHold, actor: User, note: str = "") -> Legal
 
 # — the plan ———————————————————————————————————————————————————————————————————————————
 
-ALL = Q()
+# Not Q(): an empty Q vanishes when OR-ed with another (Q() | Q(x) is Q(x)), and a
+# whole-organisation hold must not shrink to the next hold's scope.
+ALL = Q(pk__isnull=False)
 NOTHING = Q(pk__in=[])
 
 
@@ -404,12 +406,12 @@ def retention_purge(
                 continue
             retained = plan.retained
             pks = list(plan.queryset.values_list("pk", flat=True).distinct())
-            if dry_run or retained.purge is None:
+            if retained.purge is None and not dry_run:
+                continue  # nothing can remove this type; the preview says what is due
+            if dry_run or not pks:
                 count = len(pks)
             else:
-                count = (
-                    retained.purge(retained.rows(organization.pk).filter(pk__in=pks)) if pks else 0
-                )
+                count = retained.purge(retained.rows(organization.pk).filter(pk__in=pks))
             if not (count or dry_run):
                 continue
             receipt = PurgeReceipt(
@@ -425,7 +427,7 @@ def retention_purge(
                 cutoff=plan.cutoff,
                 oldest=plan.oldest,
                 newest=plan.newest,
-                dry_run=dry_run or retained.purge is None,
+                dry_run=dry_run,
                 origin=origin[:120],
                 run_by=actor,
             )

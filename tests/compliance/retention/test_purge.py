@@ -320,3 +320,35 @@ def test_the_daily_task_purges_every_organisation_with_a_policy(
     [receipt] = receipts(no_minimums)
     assert receipt.origin == "task:purge_retention"
     assert receipt.run_by is None
+
+
+def test_an_organisation_wide_hold_with_a_narrower_one_still_keeps_everything(
+    no_minimums, admin, two_old_incidents
+):
+    rows = two_old_incidents
+    hold(no_minimums, admin, whole_organization=True)
+    hold(no_minimums, admin, incidents=[rows["held"]])
+    ids = [rows["held"].pk, rows["free"].pk]
+    before = dump_incidents(ids)
+    assert purge(no_minimums).receipts == []
+    assert dump_incidents(ids) == before
+
+
+def test_a_record_type_nothing_can_remove_gets_no_receipt_on_a_real_run(
+    no_minimums, admin, responder
+):
+    from dataclasses import replace
+
+    from compliance.records import REGISTRY
+
+    set_policy(no_minimums, admin, RecordType.ALERTS, 30)
+    payload(alert_source(no_minimums), received_days_ago=60)
+    original = REGISTRY[RecordType.ALERTS]
+    REGISTRY[RecordType.ALERTS] = replace(original, purge=None)
+    try:
+        assert purge(no_minimums).receipts == []
+        [dry] = purge(no_minimums, dry_run=True).receipts
+    finally:
+        REGISTRY[RecordType.ALERTS] = original
+    assert (dry.count, dry.dry_run) == (1, True)
+    assert len(payload_ids(no_minimums)) == 1
