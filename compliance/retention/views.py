@@ -81,7 +81,9 @@ def overview(request, org_slug):
             record_type=what_if_form.cleaned_data["record_type"],
             days=what_if_form.total_days,
         )
-    holds = LegalHold.objects.select_related("custodian", "created_by", "released_by")
+    holds = LegalHold.objects.select_related(
+        "custodian", "created_by", "released_by"
+    ).prefetch_related("incidents", "services")
     context = {
         "rows": rows,
         "what_if_form": what_if_form,

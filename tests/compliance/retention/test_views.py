@@ -348,3 +348,26 @@ def test_globex_frameworks_are_not_needed_for_acme(acme, globex, admin, login):
     ensure_frameworks(globex.pk)
     content = login(admin).get(url("overview")).content.decode()
     assert "7 years (SOX)" not in content
+
+
+def test_the_overview_takes_a_constant_number_of_queries(
+    no_minimums, admin, responder, login, django_assert_max_num_queries
+):
+    client = login(admin)
+    for n in range(5):
+        incident = closed_incident(no_minimums, responder, closed_days_ago=10, title=f"I{n}")
+        client.post(
+            url("hold_create"),
+            {"matter": f"Matter {n}", "custodian": admin.pk, "incident_keys": incident.key},
+        )
+    with django_assert_max_num_queries(22):
+        response = client.get(url("overview"))
+    assert response.content.decode().count("Release…") == 5
+
+
+def test_the_daily_purge_is_on_the_beat_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["purge-retention"]
+    assert entry["task"] == "compliance.retention.tasks.purge_retention_task"
+    from compliance.retention.tasks import purge_retention_task
+
+    assert purge_retention_task.name == entry["task"]
