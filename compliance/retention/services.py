@@ -30,6 +30,9 @@ from tenancy.models import Organization, User
 
 # pg_try_advisory_xact_lock(namespace, org id): the namespace keeps clear of other locks.
 LOCK_NAMESPACE = 880_108
+# Rows one run removes per record type at most (lowest ids first, so audit entries stay an
+# unbroken run); the rest waits for the next day. Bounds the purge's transaction.
+MAX_ROWS_PER_RUN = 50_000
 
 
 # — durations and the frameworks' minimums ————————————————————————————————————————————
@@ -405,13 +408,18 @@ def retention_purge(
             if plan.policy is None:
                 continue
             retained = plan.retained
-            pks = list(plan.queryset.values_list("pk", flat=True).distinct())
+            pks = list(
+                plan.queryset.order_by("pk")
+                .values_list("pk", flat=True)
+                .distinct()[:MAX_ROWS_PER_RUN]
+            )
             if retained.purge is None and not dry_run:
                 continue  # nothing can remove this type; the preview says what is due
-            if dry_run or not pks:
-                count = len(pks)
-            else:
-                count = retained.purge(retained.rows(organization.pk).filter(pk__in=pks))
+            chosen = retained.rows(organization.pk).filter(pk__in=pks)
+            dates = chosen.aggregate(
+                oldest=Min(retained.date_field), newest=Max(retained.date_field)
+            )
+            count = len(pks) if dry_run or not pks else retained.purge(chosen)
             if not (count or dry_run):
                 continue
             receipt = PurgeReceipt(
@@ -425,8 +433,8 @@ def retention_purge(
                 policy_days=plan.policy.days,
                 effective_days=plan.effective_days,
                 cutoff=plan.cutoff,
-                oldest=plan.oldest,
-                newest=plan.newest,
+                oldest=dates["oldest"],
+                newest=dates["newest"],
                 dry_run=dry_run,
                 origin=origin[:120],
                 run_by=actor,

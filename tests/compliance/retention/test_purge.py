@@ -352,3 +352,67 @@ def test_a_record_type_nothing_can_remove_gets_no_receipt_on_a_real_run(
         REGISTRY[RecordType.ALERTS] = original
     assert (dry.count, dry.dry_run) == (1, True)
     assert len(payload_ids(no_minimums)) == 1
+
+
+def test_anonymising_unlinks_the_people_and_empties_the_text_around_the_incident(
+    no_minimums, admin, responder, other_responder
+):
+    from guardian.shortcuts import assign_perm, get_users_with_perms
+
+    from incidents.channels.models import WarRoomMessage
+    from incidents.models import IncidentRole, StatusUpdate
+
+    set_policy(no_minimums, admin, RecordType.INCIDENTS, 30)
+    incident = closed_incident(
+        no_minimums, responder, closed_days_ago=60, description="Leaked jane@example.com"
+    )
+    with scopes_disabled():
+        Incident.objects.filter(pk=incident.pk).update(
+            commander=responder, custom_fields={"customer": "Jane Doe"}
+        )
+        incident.watchers.add(other_responder)
+        IncidentRole.objects.create(
+            organization=no_minimums, incident=incident, role="scribe", user=other_responder
+        )
+        WarRoomMessage.objects.create(
+            organization=no_minimums, incident=incident, author=responder, text="Call Jane"
+        )
+        StatusUpdate.objects.create(
+            organization=no_minimums,
+            incident=incident,
+            author=responder,
+            current_status="Jane's card data exposed",
+        )
+        assign_perm("incidents.view_incident", other_responder, incident)
+
+    purge(no_minimums)
+
+    with scopes_disabled():
+        incident = Incident.objects.get(pk=incident.pk)
+        assert (incident.description, incident.custom_fields, incident.commander) == ("", {}, None)
+        assert not incident.watchers.exists()
+        assert not IncidentRole.objects.filter(incident=incident).exists()
+        assert list(
+            WarRoomMessage.objects.filter(incident=incident).values_list("text", "author")
+        ) == [(REMOVED, None)]
+        assert list(
+            StatusUpdate.objects.filter(incident=incident).values_list("current_status", "author")
+        ) == [("", None)]
+        assert other_responder not in get_users_with_perms(incident)
+        assert incident.key.startswith("ACME-")  # the key stays: nothing may reuse it
+
+
+def test_a_run_removes_at_most_its_batch_limit_and_the_next_run_goes_on(
+    no_minimums, admin, monkeypatch
+):
+    monkeypatch.setattr(services, "MAX_ROWS_PER_RUN", 2)
+    set_policy(no_minimums, admin, RecordType.ALERTS, 30)
+    source = alert_source(no_minimums)
+    made = [payload(source, received_days_ago=60 + n) for n in range(3)]
+
+    [first] = purge(no_minimums).receipts
+    assert first.count == 2
+    assert payload_ids(no_minimums) == {made[2].pk}  # the lowest ids went first
+    [second] = purge(no_minimums).receipts
+    assert second.count == 1
+    assert payload_ids(no_minimums) == set()
