@@ -89,13 +89,21 @@ class LegalHoldForm(forms.Form):
         help_text="Incident keys, separated by commas or spaces (e.g. ACME-12, ACME-40).",
     )
     services = forms.ModelMultipleChoiceField(
-        queryset=Service.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+        queryset=Service.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Incidents on these services (primary or affected), their alerts, and alerts "
+        "from sources that default to them.",
     )
     date_from = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="To",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Both days included; a record is held when its period overlaps the range "
+        "(an incident from detection to close).",
     )
 
     def __init__(self, *args, organization, **kwargs):

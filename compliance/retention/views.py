@@ -145,7 +145,7 @@ def policy_edit(request, org_slug, record_type):
 def hold_create(request, org_slug):
     """Place a legal hold."""
     org = request.org
-    form = LegalHoldForm(_posted(request), organization=org)
+    form = LegalHoldForm(_posted(request), organization=org, initial={"custodian": request.user})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

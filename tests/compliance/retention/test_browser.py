@@ -67,3 +67,20 @@ def test_compliance_sets_a_policy_holds_an_incident_and_purges(demo, sign_in, pa
             ("alerts", 4),
             ("incidents", 1),
         ]
+
+
+def test_a_policy_below_the_sox_minimum_is_refused_in_the_browser(demo, sign_in, page, screenshot):
+    sign_in("compliance@acme.test")
+    expect(page).to_have_url(re.compile(r"/o/acme/$"))
+    page.goto("/o/acme/compliance/retention/")
+    page.get_by_role("link", name="Set a policy for audit entries").click()
+    expect(page.get_by_text("must be kept at least 7 years")).to_be_visible()
+    page.get_by_label("Years").fill("5")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 7 years while SOX is enabled")
+    screenshot("retention-policy-refused")
+    page.get_by_role("link", name="Retention", exact=True).click()
+    page.get_by_role("link", name="New legal hold").first.click()
+    page.get_by_role("button", name="Place the hold").click()
+    expect(page.get_by_text("This field is required.").first).to_be_visible()
+    screenshot("retention-hold-form-errors")
