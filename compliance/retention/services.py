@@ -8,6 +8,7 @@ PostgreSQL advisory lock: a second purge of the same organisation that starts me
 it instead of counting the same rows again."""
 
 import datetime as dt
+import logging
 import uuid
 import zoneinfo
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from compliance.records import REGISTRY, Retained
 from compliance.retention.models import LegalHold, PurgeAction, PurgeReceipt, RetentionPolicy
 from tenancy.audit import audit_context
 from tenancy.models import Organization, User
+
+logger = logging.getLogger(__name__)
 
 # pg_try_advisory_xact_lock(namespace, org id): the namespace keeps clear of other locks.
 LOCK_NAMESPACE = 880_108
@@ -452,12 +455,19 @@ def retention_purge(
 
 
 def purge_all_organizations(*, origin: str) -> dict[str, int]:
-    """The daily run: every organisation that has a policy."""
+    """The daily run: every organisation that has a policy. Returns rows removed per
+    organisation (-1: skipped, another purge was running; -2: failed, see the log)."""
     with scopes_disabled():
         org_ids = list(RetentionPolicy.objects.values_list("organization_id", flat=True).distinct())
     totals = {}
     for organization in Organization.objects.filter(pk__in=org_ids).order_by("pk"):
-        run = retention_purge(organization=organization, origin=origin)
+        try:
+            run = retention_purge(organization=organization, origin=origin)
+        except Exception:
+            # One organisation's failure (rolled back whole) must not stop the others.
+            logger.exception("retention purge failed for organisation %s", organization.pk)
+            totals[organization.slug] = -2
+            continue
         totals[organization.slug] = -1 if run.skipped else sum(r.count for r in run.receipts)
     return totals
 
