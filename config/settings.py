@@ -4,6 +4,7 @@ the defaults are for a developer's machine (PostgreSQL and Redis on 127.0.0.1)."
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.env import env_bool, env_int, env_list, env_str, fail
 
@@ -234,6 +235,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compliance.reviews.tasks.sweep_access_reviews_task",
         "schedule": 3600.0,
         "options": {"expires": 1800},
+    },
+    # Retention: delete or anonymise what is past its policy and not under a legal hold.
+    "purge-retention": {
+        "task": "compliance.retention.tasks.purge_retention_task",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 6 * 3600},
     },
 }
 

@@ -2,7 +2,6 @@
 `export_compliance`, editing distribution lists `manage_compliance`; everyone else gets 404,
 as does an incident the reader may not see."""
 
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
