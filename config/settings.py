@@ -4,6 +4,7 @@ the defaults are for a developer's machine (PostgreSQL and Redis on 127.0.0.1)."
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.env import env_bool, env_int, env_list, env_str, fail
 
@@ -222,6 +223,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.channels.tasks.sweep_channels_task",
         "schedule": 10.0,
         "options": {"expires": 30},
+    },
+    # Every organisation's audit hash chain, recomputed nightly; the outcome shows on the audit
+    # page and a broken chain names its first broken link there.
+    "verify-audit-chains": {
+        "task": "compliance.tasks.verify_audit_chains_task",
+        "schedule": crontab(hour=2, minute=40),
+        "options": {"expires": 6 * 3600},
     },
 }
 

@@ -1,0 +1,308 @@
+"""Tamper evidence for the audit trail: a hash chain per organisation.
+
+How entries are linked (tenancy migration 0004, a PostgreSQL BEFORE INSERT trigger):
+  - Every new `tenancy.AuditEntry` gets `prev_hash` = the `entry_hash` of the newest entry of
+    the same organisation (or, when the organisation has none, its `AuditChain.anchor_hash`;
+    empty for the genesis) and `entry_hash` = sha256(prev_hash + canonical form of the entry).
+  - The trigger runs inside the inserting transaction and first takes a transaction-level
+    advisory lock on the organisation (`pg_advisory_xact_lock(LOCK_CLASS, org id)`), held until
+    commit: concurrent writers of one organisation queue, and two transactions never link to
+    the same head. The entry's id is drawn under that lock, so within an organisation the
+    chain order is the id order.
+  - The canonical form is one SQL function, `vigil_audit_payload(entry)`: a JSON array of the
+    entry's own content (id, organisation, content type, object pk/id/repr, action, changes,
+    change text, serialised data, actor id and e-mail, remote address and port, correlation id,
+    UTC timestamp with microseconds, origin, additional data) rendered by jsonb. `payload()`
+    below is the same form in Python (tests keep the two equal) for anyone checking an entry
+    outside the database.
+  - Entries without an organisation (none are written today) form one global chain of their
+    own, under lock key 0; `verify_audit` checks organisations only.
+
+The retention contract (the purge is the only code that deletes audit rows):
+  - The purge deletes an organisation's OLDEST entries only, inside `tenancy.audit.retention_gate`,
+    after `lock_chain(org_id)` in the same transaction, and sets that organisation's
+    `AuditChain.anchor_hash` / `anchor_entry_id` to the `entry_hash` / id of the LAST (newest)
+    entry it deleted.
+  - Verification then starts after `anchor_entry_id`: the first remaining entry must link to
+    `anchor_hash`. If every entry was purged, the next new entry links to the anchor.
+
+What verification reports (`verify()`, `manage.py verify_audit --org <slug>`, the audit page's
+"Verify now" and the nightly task): the number of entries checked, the head hash, and the
+first broken link, one of
+  - `altered`: the entry's stored hash does not match its content (its content, or the hash
+    itself, was changed after it was written);
+  - `missing`: the entry links to a hash no remaining entry has — an entry before it was deleted
+    (or the one before it was rewritten together with its hash);
+  - `link broken`: the entry links to another existing entry than the one before it (entries
+    reordered or hashes swapped).
+Deleting the newest entries leaves a shorter chain that is still valid: compare the count and
+head hash with an earlier verification (both are recorded on the page and in the audit trail)."""
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.utils import timezone
+from django_scopes import scope
+
+from compliance.models import AuditChain
+from tenancy.models import AuditEntry, Organization, User
+
+LOCK_CLASS = 1447642945  # the trigger's advisory-lock class (tenancy migration 0004)
+
+
+class Kind:
+    ALTERED = "altered"
+    MISSING = "missing"
+    LINK_BROKEN = "link broken"
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The first entry whose link or content does not check out."""
+
+    entry_id: int
+    timestamp: dt.datetime
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    count: int
+    head_hash: str
+    broken: Broken | None
+    seconds: float
+
+
+# --- the canonical form, in Python ---------------------------------------------------------
+
+
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    encoded = key.encode()
+    return (len(encoded), encoded)
+
+
+def jsonb_text(value) -> str:
+    """`value` spelt as PostgreSQL prints a jsonb: object keys sorted by length then bytes,
+    ", " and ": " separators, numbers in numeric's plain notation, non-ASCII kept."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | decimal.Decimal):
+        return format(decimal.Decimal(repr(value) if isinstance(value, float) else value), "f")
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        items = sorted(((str(k), v) for k, v in value.items()), key=lambda kv: _jsonb_key(kv[0]))
+        return "{" + ", ".join(f"{jsonb_text(k)}: {jsonb_text(v)}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
+    raise TypeError(f"not a JSON value: {value!r}")
+
+
+def payload(entry: AuditEntry) -> str:
+    """The canonical form of `entry`, exactly as `vigil_audit_payload` spells it in SQL."""
+    timestamp = entry.timestamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return jsonb_text(
+        [
+            entry.pk,
+            entry.organization_id,
+            entry.content_type_id,
+            entry.object_pk,
+            entry.object_id,
+            entry.object_repr,
+            int(entry.action),
+            entry.changes,
+            entry.changes_text,
+            entry.serialized_data,
+            entry.actor_id,
+            entry.actor_email,
+            str(entry.remote_addr) if entry.remote_addr else None,
+            entry.remote_port,
+            entry.cid,
+            timestamp,
+            entry.origin,
+            entry.additional_data,
+        ]
+    )
+
+
+def link_hash(prev_hash: str, canonical: str) -> str:
+    """An entry's hash: sha256 over the previous entry's hash and its own canonical form."""
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+# --- writing and verifying -------------------------------------------------------------------
+
+
+def lock_chain(organization_id: int | None) -> None:
+    """Hold the organisation's chain lock until the current transaction ends (the purge takes
+    it before deleting old entries and moving the anchor)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, (%s %% 2147483647)::int)",
+            [LOCK_CLASS, organization_id or 0],
+        )
+
+
+_VERIFY_SQL = """
+WITH chain AS (
+    SELECT e.id, e.prev_hash, e.entry_hash,
+           coalesce(lag(e.entry_hash) OVER (ORDER BY e.id), %(anchor)s) AS expected_prev,
+           vigil_audit_hash(e.prev_hash, e) AS recomputed
+      FROM tenancy_auditentry e
+     WHERE e.organization_id = %(org)s AND e.id > %(after)s
+)
+SELECT count(*), max(id),
+       min(id) FILTER (WHERE prev_hash <> expected_prev OR recomputed <> entry_hash)
+  FROM chain
+"""
+
+_BROKEN_SQL = """
+SELECT e.id, e."timestamp", e.prev_hash, e.entry_hash, vigil_audit_hash(e.prev_hash, e),
+       (SELECT p.id FROM tenancy_auditentry p
+         WHERE p.organization_id = e.organization_id AND p.id < e.id AND p.id > %(after)s
+         ORDER BY p.id DESC LIMIT 1),
+       (SELECT p.entry_hash FROM tenancy_auditentry p
+         WHERE p.organization_id = e.organization_id AND p.id < e.id AND p.id > %(after)s
+         ORDER BY p.id DESC LIMIT 1),
+       (SELECT p.id FROM tenancy_auditentry p
+         WHERE p.organization_id = e.organization_id AND p.entry_hash = e.prev_hash
+           AND p.id <> e.id
+         LIMIT 1)
+  FROM tenancy_auditentry e WHERE e.id = %(id)s
+"""
+
+
+def _describe(cursor, *, entry_id: int, anchor: str, after: int) -> Broken:
+    cursor.execute(_BROKEN_SQL, {"id": entry_id, "after": after})
+    (_, timestamp, prev_hash, stored, recomputed, previous_id, previous_hash, linked_id) = (
+        cursor.fetchone()
+    )
+    if recomputed != stored:
+        detail = (
+            f"its content no longer matches its hash (stored {stored[:12] or 'nothing'}…, "
+            f"content hashes to {recomputed[:12]}…): the entry was altered after it was written"
+        )
+        return Broken(entry_id, timestamp, Kind.ALTERED, detail)
+    expected = previous_hash if previous_id is not None else anchor
+    before = f"entry #{previous_id}" if previous_id is not None else "the chain's anchor"
+    if linked_id is not None:
+        detail = (
+            f"it links to entry #{linked_id}, not to {before} (hash {expected[:12] or 'empty'}…): "
+            "entries were reordered or their hashes swapped"
+        )
+        return Broken(entry_id, timestamp, Kind.LINK_BROKEN, detail)
+    detail = (
+        f"it links to hash {prev_hash[:12] or 'empty'}…, which no remaining entry has "
+        f"({before} has {expected[:12] or 'empty'}…): an entry before it is missing "
+        "(deleted), or the one before it was rewritten"
+    )
+    return Broken(entry_id, timestamp, Kind.MISSING, detail)
+
+
+def verify(organization: Organization) -> Verification:
+    """Recompute `organization`'s chain in PostgreSQL (one pass, sha256 and a window lag) and
+    name the first broken link. Writes nothing; `verify_and_record` records the outcome."""
+    started = timezone.now()
+    with scope(organization=organization):
+        chain = AuditChain.objects.filter(organization=organization).first()
+    anchor = chain.anchor_hash if chain else ""
+    after = (chain.anchor_entry_id or 0) if chain else 0
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if own_transaction:
+            # One snapshot: the count, the head and the broken entry describe one state.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(_VERIFY_SQL, {"org": organization.pk, "anchor": anchor, "after": after})
+        count, head_id, broken_id = cursor.fetchone()
+        head_hash = ""
+        if head_id is not None:
+            cursor.execute("SELECT entry_hash FROM tenancy_auditentry WHERE id = %s", [head_id])
+            head_hash = cursor.fetchone()[0]
+        elif anchor:
+            head_hash = anchor
+        broken = None
+        if broken_id is not None:
+            broken = _describe(cursor, entry_id=broken_id, anchor=anchor, after=after)
+    seconds = (timezone.now() - started).total_seconds()
+    return Verification(broken is None, count, head_hash, broken, seconds)
+
+
+def verify_and_record(
+    organization: Organization, *, actor: User | None = None, origin: str
+) -> Verification:
+    """Verify `organization`'s chain, store the outcome on its `AuditChain`, and write the
+    verification itself into the audit trail (who or what ran it, the count, the head)."""
+    result = verify(organization)
+    with transaction.atomic(), scope(organization=organization):
+        chain, _ = AuditChain.objects.get_or_create(organization=organization)
+        chain.last_verified_at = timezone.now()
+        chain.last_verified_ok = result.ok
+        chain.last_verified_count = result.count
+        chain.first_broken_entry_id = result.broken.entry_id if result.broken else None
+        chain.save(
+            update_fields=[
+                "last_verified_at",
+                "last_verified_ok",
+                "last_verified_count",
+                "first_broken_entry_id",
+            ]
+        )
+        AuditEntry.objects.create(
+            organization=organization,
+            content_type=ContentType.objects.get_for_model(AuditChain),
+            object_pk=str(chain.pk),
+            object_id=chain.pk,
+            object_repr="Audit chain",
+            action=AuditEntry.Action.ACCESS,
+            changes_text="verified the audit chain",
+            actor=actor,
+            actor_email=actor.email if actor else None,
+            origin=origin[:120],
+            additional_data={
+                "verification": {
+                    "ok": result.ok,
+                    "count": result.count,
+                    "head_hash": result.head_hash,
+                    "first_broken_entry_id": chain.first_broken_entry_id,
+                    "kind": result.broken.kind if result.broken else "",
+                }
+            },
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    chain: AuditChain | None
+    last_run: AuditEntry | None
+
+
+def chain_status(organization: Organization) -> ChainStatus:
+    """What the audit page shows: the last verification's outcome and who or what ran it."""
+    with scope(organization=organization):
+        chain = AuditChain.objects.filter(organization=organization).first()
+        last_run = (
+            AuditEntry.objects.filter(
+                organization=organization,
+                content_type=ContentType.objects.get_for_model(AuditChain),
+                action=AuditEntry.Action.ACCESS,
+            )
+            .select_related("actor")
+            .order_by("-pk")
+            .first()
+        )
+    return ChainStatus(chain, last_run)
