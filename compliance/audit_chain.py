@@ -9,12 +9,13 @@ How entries are linked (tenancy migration 0004, a PostgreSQL BEFORE INSERT trigg
     commit: concurrent writers of one organisation queue, and two transactions never link to
     the same head. The entry's id is drawn under that lock, so within an organisation the
     chain order is the id order.
-  - The canonical form is one SQL function, `vigil_audit_payload(entry)`: a JSON array of the
-    entry's own content (id, organisation, content type, object pk/id/repr, action, changes,
-    change text, serialised data, actor id and e-mail, remote address and port, correlation id,
-    UTC timestamp with microseconds, origin, additional data) rendered by jsonb. `payload()`
-    below is the same form in Python (tests keep the two equal) for anyone checking an entry
-    outside the database.
+  - The canonical form is one SQL function, `vigil_audit_payload(entry)`: the entry's own
+    content (id, organisation, content type, object pk/id/repr, action, changes, change text,
+    serialised data, actor id and e-mail, remote address and port, correlation id, UTC
+    timestamp with microseconds, origin, additional data) in that order, joined by commas,
+    each nullable or text field an SQL literal (`quote_nullable`), JSON as jsonb prints it.
+    `payload()` below is the same form in Python (tests keep the two equal) for anyone checking
+    an entry outside the database.
   - Entries without an organisation (none are written today) form one global chain of their
     own, under lock key 0; `verify_audit` checks organisations only.
 
@@ -25,6 +26,15 @@ The retention contract (the purge is the only code that deletes audit rows):
     entry it deleted.
   - Verification then starts after `anchor_entry_id`: the first remaining entry must link to
     `anchor_hash`. If every entry was purged, the next new entry links to the anchor.
+  - The purge must not anonymise audit entries in place: an UPDATE through the gate changes an
+    entry's content, and verification reports it as `altered` (the chain cannot tell a lawful
+    change from tampering). Delete the oldest entries and move the anchor instead.
+
+TRUNCATE is not trapped (tenancy migration 0002): Django's test flush truncates every table,
+and a TRUNCATE trigger would have to be switched off for it; in production the application's
+database role should not own the table, so it holds no TRUNCATE privilege (docs/operations.md).
+An emptied table still shows: the organisation's count and head hash are on record from the
+last verification.
 
 What verification reports (`verify()`, `manage.py verify_audit --org <slug>`, the audit page's
 "Verify now" and the nightly task): the number of entries checked, the head hash, and the
@@ -111,29 +121,43 @@ def jsonb_text(value) -> str:
     raise TypeError(f"not a JSON value: {value!r}")
 
 
+def sql_literal(value) -> str:
+    """`value` as PostgreSQL's quote_nullable() spells it: NULL, or its text in single quotes
+    with quotes doubled (and, when it holds a backslash, backslashes doubled and an E prefix)."""
+    if value is None:
+        return "NULL"
+    text = str(value)
+    quoted = "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+    return "E" + quoted if "\\" in text else quoted
+
+
+def _json_literal(value) -> str:
+    return "NULL" if value is None else sql_literal(jsonb_text(value))
+
+
 def payload(entry: AuditEntry) -> str:
     """The canonical form of `entry`, exactly as `vigil_audit_payload` spells it in SQL."""
     timestamp = entry.timestamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return jsonb_text(
+    return ",".join(
         [
-            entry.pk,
-            entry.organization_id,
-            entry.content_type_id,
-            entry.object_pk,
-            entry.object_id,
-            entry.object_repr,
-            int(entry.action),
-            entry.changes,
-            entry.changes_text,
-            entry.serialized_data,
-            entry.actor_id,
-            entry.actor_email,
-            str(entry.remote_addr) if entry.remote_addr else None,
-            entry.remote_port,
-            entry.cid,
-            timestamp,
-            entry.origin,
-            entry.additional_data,
+            str(entry.pk),
+            sql_literal(entry.organization_id),
+            str(entry.content_type_id),
+            sql_literal(entry.object_pk),
+            sql_literal(entry.object_id),
+            sql_literal(entry.object_repr),
+            str(int(entry.action)),
+            _json_literal(entry.changes),
+            sql_literal(entry.changes_text),
+            _json_literal(entry.serialized_data),
+            sql_literal(entry.actor_id),
+            sql_literal(entry.actor_email),
+            sql_literal(str(entry.remote_addr) if entry.remote_addr else None),
+            sql_literal(entry.remote_port),
+            sql_literal(entry.cid),
+            sql_literal(timestamp),
+            sql_literal(entry.origin),
+            _json_literal(entry.additional_data),
         ]
     )
 

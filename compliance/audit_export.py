@@ -185,6 +185,13 @@ def _change_details(entry: AuditEntry, *, reveal: bool, sensitive_custom_fields:
         else:
             text = f"{field}: {values}"
         parts.append(mask_text(text, reveal=reveal))
+    exported = (entry.additional_data or {}).get("export")
+    if exported:
+        parts.append(
+            f"exported {exported.get('title')} ({exported.get('period')}) as "
+            f"{str(exported.get('format', '')).upper()}: {exported.get('rows')} rows, "
+            f"content hash {exported.get('content_hash')}"
+        )
     verification = (entry.additional_data or {}).get("verification")
     if verification:
         outcome = "intact" if verification.get("ok") else "BROKEN"
@@ -314,6 +321,32 @@ def build_export(form: AuditExportForm) -> Export:
         csv_text=csv_text,
         content_hash=hashlib.sha256(csv_text.encode()).hexdigest(),
         filename_stem=stem,
+    )
+
+
+def record_export(export: Export, *, actor: User, file_format: str) -> AuditEntry:
+    """Write the export itself into the audit trail: who took which selection, in which
+    format, how many rows, and the content hash of what they took."""
+    organization = export.organization
+    return AuditEntry.objects.create(
+        organization=organization,
+        content_type=ContentType.objects.get_for_model(Organization),
+        object_pk=str(organization.pk),
+        object_id=organization.pk,
+        object_repr=str(organization),
+        action=AuditEntry.Action.ACCESS,
+        changes_text=f"exported the audit trail ({export.period}) as {file_format.upper()}",
+        actor=actor,
+        actor_email=actor.email,
+        additional_data={
+            "export": {
+                "title": export.title,
+                "period": export.period,
+                "format": file_format,
+                "rows": len(export.rows),
+                "content_hash": export.content_hash,
+            }
+        },
     )
 
 

@@ -104,5 +104,8 @@ def audit_export_view(request, org_slug):
             filename = f"{export.filename_stem}.pdf"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["X-Content-SHA256"] = export.content_hash
+        audit_export.record_export(
+            export, actor=request.user, file_format=form.cleaned_data["format"]
+        )
         return response
     return render(request, "compliance/audit_export.html", _export_context(form))

@@ -31,17 +31,22 @@ $$ LANGUAGE plpgsql;
 
 CREATE INDEX tenancy_auditentry_chain_idx ON tenancy_auditentry (organization_id, id);
 
--- The canonical form of an entry: a JSON array of its own content, rendered by jsonb (keys
--- sorted, one spelling per value), the timestamp in UTC with microseconds.
+-- The canonical form of an entry: its own content, field by field in a fixed order, joined
+-- by commas; every field that may be NULL or hold text is an SQL literal (quote_nullable:
+-- quotes doubled, NULL spelt NULL), JSON as jsonb prints it (keys sorted), the timestamp in UTC
+-- with microseconds. compliance.audit_chain.payload() spells it the same way in Python.
 CREATE OR REPLACE FUNCTION vigil_audit_payload(e tenancy_auditentry) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT jsonb_build_array(
-        e.id, e.organization_id, e.content_type_id, e.object_pk, e.object_id, e.object_repr,
-        e.action, e.changes, e.changes_text, e.serialized_data, e.actor_id, e.actor_email,
-        host(e.remote_addr), e.remote_port, e.cid,
-        to_char(e."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-        e.origin, e.additional_data
-    )::text
+    SELECT concat_ws(',',
+        e.id, quote_nullable(e.organization_id), e.content_type_id,
+        quote_nullable(e.object_pk), quote_nullable(e.object_id), quote_nullable(e.object_repr),
+        e.action, quote_nullable(e.changes::text), quote_nullable(e.changes_text),
+        quote_nullable(e.serialized_data::text), quote_nullable(e.actor_id),
+        quote_nullable(e.actor_email), quote_nullable(host(e.remote_addr)),
+        quote_nullable(e.remote_port), quote_nullable(e.cid),
+        quote_literal(to_char(e."timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')),
+        quote_nullable(e.origin), quote_nullable(e.additional_data::text)
+    )
 $$;
 
 CREATE OR REPLACE FUNCTION vigil_audit_hash(prev text, e tenancy_auditentry) RETURNS text

@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
+from django_scopes import scopes_disabled
 
 from compliance.audit_export import MAX_RANGE_DAYS, trail_rows
 from compliance.exports import csv_safe
 from incidents import services
+from tenancy.models import AuditEntry
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
 from tests.factories import TeamFactory
@@ -242,6 +244,31 @@ def test_the_content_hash_is_stable_and_changes_with_the_history(
     with org_scope(acme):
         services.incident_comment(incident=history[0], actor=responder, text="more")
     assert client.get(URL, params)["X-Content-SHA256"] != first
+
+
+def test_each_export_is_recorded_in_the_audit_trail_with_its_hash(
+    history, acme, compliance_officer, login
+):
+    client = login(compliance_officer.user)
+    response = client.get(URL, {"incident": "ACME-1", "format": "csv"})
+    with scopes_disabled():
+        record = AuditEntry.objects.filter(organization=acme).latest("pk")
+    assert record.actor == compliance_officer.user
+    assert record.action == AuditEntry.Action.ACCESS
+    assert record.origin == "web"
+    assert record.additional_data["export"]["content_hash"] == response["X-Content-SHA256"]
+    assert record.additional_data["export"]["format"] == "csv"
+    # and it shows in a later export of the range
+    later = client.get(URL, {"date_from": TODAY, "date_to": TODAY, "format": "csv"})
+    assert response["X-Content-SHA256"] in later.content.decode()
+
+
+def test_a_refused_export_is_not_recorded(history, acme, compliance_officer, login):
+    with scopes_disabled():
+        before = AuditEntry.objects.filter(organization=acme).count()
+    login(compliance_officer.user).get(URL, {"incident": "ACME-99", "format": "csv"})
+    with scopes_disabled():
+        assert AuditEntry.objects.filter(organization=acme).count() == before
 
 
 def test_too_many_rows_for_a_pdf_are_refused_with_advice(
