@@ -61,7 +61,8 @@ def timed_verify(label: str) -> tuple[float, str]:
     wall = time.perf_counter() - started
     output = (result.stdout + result.stderr).strip()
     inner = re.search(r"in ([\d.]+) s", output)
-    print(f"{label}: exit {result.returncode}, wall {wall:.2f} s", end="")
+    load = os.getloadavg()[0]
+    print(f"{label}: exit {result.returncode}, wall {wall:.2f} s, load {load:.1f}", end="")
     print(f", verification {inner.group(1)} s" if inner else "")
     print(f"    {output[:300]}")
     return wall, output

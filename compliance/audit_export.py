@@ -168,6 +168,13 @@ def _who(user: User | None, email: str | None) -> str:
     return email or "system"
 
 
+def _empty(value) -> bool:
+    """A value a create or delete diff lists for every field, including reverse relations
+    (auditlog spells an empty one `app.Model.None`)."""
+    text = "" if value is None else str(value)
+    return text in ("", "None", "[]", "{}") or text.endswith(".None")
+
+
 def _change_details(entry: AuditEntry, *, reveal: bool, sensitive_custom_fields: bool) -> str:
     changes = entry.changes or {}
     if isinstance(changes, str):
@@ -181,7 +188,17 @@ def _change_details(entry: AuditEntry, *, reveal: bool, sensitive_custom_fields:
             objects = ", ".join(str(o) for o in values.get("objects", []))
             text = f"{field}: {values.get('operation', '')} {objects}"
         elif isinstance(values, list | tuple) and len(values) == 2:
-            text = f"{field}: {values[0]} → {values[1]}"
+            old, new = values
+            if entry.action == AuditEntry.Action.CREATE:
+                if _empty(new):
+                    continue
+                text = f"{field}: {new}"
+            elif entry.action == AuditEntry.Action.DELETE:
+                if _empty(old):
+                    continue
+                text = f"{field}: {old}"
+            else:
+                text = f"{field}: {old} → {new}"
         else:
             text = f"{field}: {values}"
         parts.append(mask_text(text, reveal=reveal))
