@@ -1,6 +1,9 @@
 """The audit page's tamper-evidence panel and export form (compliance/audit_list.html)."""
 
+import datetime as dt
+
 from django import template
+from django.utils import timezone
 
 from compliance.audit_chain import chain_status
 from compliance.audit_export import MAX_RANGE_DAYS, AuditExportForm
@@ -21,11 +24,15 @@ def audit_chain_panel(context):
         form = AuditExportForm(
             organization=request.org, user=request.user, membership=request.membership
         )
+    status = chain_status(request.org)
+    verified_at = status.chain.last_verified_at if status.chain else None
     return {
         "request": request,
+        "verified_just_now": bool(verified_at)
+        and timezone.now() - verified_at < dt.timedelta(minutes=1),
         "org": request.org,
         "csrf_token": context.get("csrf_token"),
-        "status": chain_status(request.org),
+        "status": status,
         "may_verify": can(role, Capability.MANAGE_COMPLIANCE),
         "export_form": form,
         "max_range_days": MAX_RANGE_DAYS,
