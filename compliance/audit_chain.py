@@ -8,7 +8,10 @@ How entries are linked (tenancy migration 0004, a PostgreSQL BEFORE INSERT trigg
     advisory lock on the organisation (`pg_advisory_xact_lock(LOCK_CLASS, org id)`), held until
     commit: concurrent writers of one organisation queue, and two transactions never link to
     the same head. The entry's id is drawn under that lock, so within an organisation the
-    chain order is the id order.
+    chain order is the id order. Two consequences: a long transaction that writes audit
+    entries makes the organisation's other writers wait until it commits; and a transaction
+    that writes entries for several organisations should take their locks up front in one
+    order (`lock_chains`), or two of them may deadlock (PostgreSQL then aborts one).
   - The canonical form is one SQL function, `vigil_audit_payload(entry)`: the entry's own
     content (id, organisation, content type, object pk/id/repr, action, changes, change text,
     serialised data, actor id and e-mail, remote address and port, correlation id, UTC
@@ -16,8 +19,9 @@ How entries are linked (tenancy migration 0004, a PostgreSQL BEFORE INSERT trigg
     each nullable or text field an SQL literal (`quote_nullable`), JSON as jsonb prints it.
     `payload()` below is the same form in Python (tests keep the two equal) for anyone checking
     an entry outside the database.
-  - Entries without an organisation (none are written today) form one global chain of their
-    own, under lock key 0; `verify_audit` checks organisations only.
+  - Entries without an organisation (changes to users, who belong to no one organisation)
+    form one global chain of their own, under lock key 0; `verify_audit --global` checks it
+    (its outcome is printed, not stored: `AuditChain` rows belong to organisations).
 
 The retention contract (the purge is the only code that deletes audit rows):
   - The purge deletes an organisation's OLDEST entries only, inside `tenancy.audit.retention_gate`,
@@ -180,6 +184,16 @@ def lock_chain(organization_id: int | None) -> None:
         )
 
 
+def lock_chains(organization_ids) -> None:
+    """Take the chain locks of several organisations in one fixed (ascending) order. A
+    transaction that writes audit entries for more than one organisation (a cross-tenant
+    sweeper's chunk) calls it first: otherwise two such transactions that reach the same
+    organisations in opposite orders deadlock on the trigger's locks, and PostgreSQL aborts
+    one of them."""
+    for organization_id in sorted({o or 0 for o in organization_ids}):
+        lock_chain(organization_id)
+
+
 # Two passes over one snapshot, because they cost differently: recomputing each entry's hash
 # is the expensive part and needs no order, so PostgreSQL may spread it over parallel workers;
 # checking each link needs id order (a window lag over an index scan) but only two columns.
@@ -187,7 +201,7 @@ _HASH_SQL = """
 SELECT count(*), max(e.id),
        min(e.id) FILTER (WHERE vigil_audit_hash(e.prev_hash, e) <> e.entry_hash)
   FROM tenancy_auditentry e
- WHERE e.organization_id = %(org)s AND e.id > %(after)s
+ WHERE {org} AND e.id > %(after)s
 """
 
 _LINK_SQL = """
@@ -195,27 +209,31 @@ SELECT min(id) FILTER (WHERE prev_hash <> expected_prev)
   FROM (SELECT e.id, e.prev_hash,
                coalesce(lag(e.entry_hash) OVER (ORDER BY e.id), %(anchor)s) AS expected_prev
           FROM tenancy_auditentry e
-         WHERE e.organization_id = %(org)s AND e.id > %(after)s AND e.id <= %(head)s) chain
+         WHERE {org} AND e.id > %(after)s AND e.id <= %(head)s) chain
 """
 
 _BROKEN_SQL = """
 SELECT e.id, e."timestamp", e.prev_hash, e.entry_hash, vigil_audit_hash(e.prev_hash, e),
        (SELECT p.id FROM tenancy_auditentry p
-         WHERE p.organization_id = e.organization_id AND p.id < e.id AND p.id > %(after)s
+         WHERE {same_org} AND p.id < e.id
+           AND p.id > %(after)s
          ORDER BY p.id DESC LIMIT 1),
        (SELECT p.entry_hash FROM tenancy_auditentry p
-         WHERE p.organization_id = e.organization_id AND p.id < e.id AND p.id > %(after)s
+         WHERE {same_org} AND p.id < e.id
+           AND p.id > %(after)s
          ORDER BY p.id DESC LIMIT 1),
        (SELECT p.id FROM tenancy_auditentry p
-         WHERE p.organization_id = e.organization_id AND p.entry_hash = e.prev_hash
+         WHERE {same_org}
+           AND p.entry_hash = e.prev_hash
            AND p.id <> e.id
          LIMIT 1)
   FROM tenancy_auditentry e WHERE e.id = %(id)s
 """
 
 
-def _describe(cursor, *, entry_id: int, anchor: str, after: int) -> Broken:
-    cursor.execute(_BROKEN_SQL, {"id": entry_id, "after": after})
+def _describe(cursor, *, entry_id: int, anchor: str, after: int, is_global: bool) -> Broken:
+    same_org = "p.organization_id IS NULL" if is_global else "p.organization_id = e.organization_id"
+    cursor.execute(_BROKEN_SQL.format(same_org=same_org), {"id": entry_id, "after": after})
     (_, timestamp, prev_hash, stored, recomputed, previous_id, previous_hash, linked_id) = (
         cursor.fetchone()
     )
@@ -241,13 +259,15 @@ def _describe(cursor, *, entry_id: int, anchor: str, after: int) -> Broken:
     return Broken(entry_id, timestamp, Kind.MISSING, detail)
 
 
-def verify(organization: Organization) -> Verification:
+def verify(organization: Organization | None) -> Verification:
     """Recompute `organization`'s chain in PostgreSQL (sha256 per entry, a window lag per
     link) and name the first broken link. Writes nothing; `verify_and_record` records the
-    outcome."""
+    outcome. `None` verifies the global chain of entries without an organisation."""
     started = timezone.now()
-    with scope(organization=organization):
-        chain = AuditChain.objects.filter(organization=organization).first()
+    chain = None
+    if organization is not None:
+        with scope(organization=organization):
+            chain = AuditChain.objects.filter(organization=organization).first()
     anchor = chain.anchor_hash if chain else ""
     after = (chain.anchor_entry_id or 0) if chain else 0
     own_transaction = not connection.in_atomic_block
@@ -259,12 +279,14 @@ def verify(organization: Organization) -> Verification:
         # The hash is costed like a cheap expression; it is not: let the planner go parallel.
         cursor.execute("SET LOCAL parallel_setup_cost = 0")
         cursor.execute("SET LOCAL parallel_tuple_cost = 0")
-        params = {"org": organization.pk, "anchor": anchor, "after": after}
-        cursor.execute(_HASH_SQL, params)
+        params = {"org": organization.pk if organization else None, "anchor": anchor}
+        params["after"] = after
+        which = "e.organization_id = %(org)s" if organization else "e.organization_id IS NULL"
+        cursor.execute(_HASH_SQL.format(org=which), params)
         count, head_id, altered_id = cursor.fetchone()
         broken_id = None
         if head_id is not None:
-            cursor.execute(_LINK_SQL, {**params, "head": head_id})
+            cursor.execute(_LINK_SQL.format(org=which), {**params, "head": head_id})
             unlinked_id = cursor.fetchone()[0]
             broken_id = min((i for i in (altered_id, unlinked_id) if i is not None), default=None)
         head_hash = ""
@@ -275,7 +297,13 @@ def verify(organization: Organization) -> Verification:
             head_hash = anchor
         broken = None
         if broken_id is not None:
-            broken = _describe(cursor, entry_id=broken_id, anchor=anchor, after=after)
+            broken = _describe(
+                cursor,
+                entry_id=broken_id,
+                anchor=anchor,
+                after=after,
+                is_global=organization is None,
+            )
     seconds = (timezone.now() - started).total_seconds()
     return Verification(broken is None, count, head_hash, broken, seconds)
 

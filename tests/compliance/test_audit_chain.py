@@ -171,6 +171,88 @@ def test_concurrent_writers_never_link_to_the_same_entry():
     assert result.count == len(trail)
 
 
+def _two_organisation_writers(first, second, *, lock_first: bool) -> list[Exception]:
+    """Two transactions, each writing an entry for one organisation, then (once both have
+    written) one for the other: opposite orders."""
+    from django.db import connections
+
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def writer(a, b):
+        try:
+            with transaction.atomic():
+                if lock_first:
+                    audit_chain.lock_chains([a.pk, b.pk])
+                TeamFactory(organization=a, name=f"{a.slug} first")
+                if not lock_first:
+                    barrier.wait(timeout=10)
+                TeamFactory(organization=b, name=f"{b.slug} second")
+        except Exception as exc:  # noqa: BLE001 — reported to the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=writer, args=(first, second)),
+        threading.Thread(target=writer, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cross_organisation_writers_in_opposite_orders_deadlock_without_lock_chains():
+    """The hazard lock_chains exists for: PostgreSQL aborts one of the two transactions."""
+    from django.db import OperationalError
+
+    from tests.factories import OrganizationFactory
+
+    a = OrganizationFactory(slug="org-a", key_prefix="ORGA")
+    b = OrganizationFactory(slug="org-b", key_prefix="ORGB")
+    errors = _two_organisation_writers(a, b, lock_first=False)
+    assert len(errors) == 1
+    assert isinstance(errors[0], OperationalError)
+    assert "deadlock" in str(errors[0])
+    assert audit_chain.verify(a).ok
+    assert audit_chain.verify(b).ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lock_chains_takes_the_locks_in_one_order_so_nobody_deadlocks():
+    from tests.factories import OrganizationFactory
+
+    a = OrganizationFactory(slug="org-a", key_prefix="ORGA")
+    b = OrganizationFactory(slug="org-b", key_prefix="ORGB")
+    assert _two_organisation_writers(a, b, lock_first=True) == []
+    for org in (a, b):
+        assert audit_chain.verify(org).ok
+        names = [e.object_repr for e in entries(org)]
+        assert f"{org.slug} first" in names
+        assert f"{org.slug} second" in names
+
+
+def test_changes_to_users_form_the_global_chain(acme, make_member):
+    from io import StringIO
+
+    make_member(acme, Role.VIEWER, email="one@acme.test")
+    make_member(acme, Role.VIEWER, email="two@acme.test")
+    with scopes_disabled():
+        users = list(AuditEntry.objects.filter(organization=None).order_by("pk"))
+    assert len(users) >= 2
+    assert users[1].prev_hash == users[0].entry_hash
+    out = StringIO()
+    call_command("verify_audit", "--global", stdout=out)
+    assert f"global: audit chain intact — {len(users)} entries verified" in out.getvalue()
+    tamper("UPDATE tenancy_auditentry SET object_repr = 'x' WHERE id = %s", [users[1].pk])
+    with pytest.raises(CommandError, match=f"global: audit chain BROKEN at entry #{users[1].pk}"):
+        call_command("verify_audit", "--global", stdout=StringIO())
+    assert "intact" in verify_command()  # acme's own chain is another chain
+
+
 # — verifying ——————————————————————————————————————————————————————————————————————————
 
 
