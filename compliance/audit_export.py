@@ -14,11 +14,8 @@ import io
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from auditlog.registry import auditlog
 from django import forms
-from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -26,6 +23,7 @@ from django.utils import timezone
 from compliance.exports import csv_safe
 from compliance.masking import HIDDEN, mask_text, may_see_sensitive
 from compliance.pdf import render_pdf
+from compliance.selectors import about_incidents, hidden_incident_ids
 from incidents.models import Incident, TimelineEvent
 from incidents.selectors import incident_get, incident_list
 from tenancy.models import AuditEntry, Membership, Organization, User
@@ -140,28 +138,6 @@ class Export:
     filename_stem: str
 
 
-def _incident_related_models() -> list:
-    """Audited models that hang off an incident (a field named `incident` pointing at it)."""
-    related = []
-    for model in apps.get_models():
-        if model is Incident or not auditlog.contains(model):
-            continue
-        field = next((f for f in model._meta.concrete_fields if f.name == "incident"), None)
-        if field is not None and field.related_model is Incident:
-            related.append(model)
-    return related
-
-
-def _about_incidents(incident_ids) -> Q:
-    """Audit entries about these incidents or about their related rows."""
-    content_types = ContentType.objects.get_for_models(Incident, *_incident_related_models())
-    condition = Q(content_type=content_types.pop(Incident), object_id__in=incident_ids)
-    for model, content_type in content_types.items():
-        rows = model._base_manager.filter(incident_id__in=incident_ids).values("pk")
-        condition |= Q(content_type=content_type, object_id__in=rows)
-    return condition
-
-
 def _who(user: User | None, email: str | None) -> str:
     if user is not None:
         return user.email
@@ -239,18 +215,14 @@ def trail_rows(
     entries = AuditEntry.objects.filter(organization=organization)
     events = TimelineEvent.objects.filter(organization=organization)
     if incident is not None:
-        entries = entries.filter(_about_incidents([incident.pk]))
+        entries = entries.filter(about_incidents([incident.pk]))
         events = events.filter(incident=incident)
     else:
         entries = entries.filter(timestamp__gte=start, timestamp__lt=end)
         visible = incident_list(organization=organization, user=user, membership=membership)
-        hidden = list(
-            Incident.objects.filter(organization=organization)
-            .exclude(pk__in=visible.values("pk"))
-            .values_list("pk", flat=True)
-        )
+        hidden = hidden_incident_ids(organization=organization, user=user, membership=membership)
         if hidden:
-            entries = entries.exclude(_about_incidents(hidden))
+            entries = entries.exclude(about_incidents(hidden))
         events = events.filter(
             created_at__gte=start, created_at__lt=end, incident__in=visible.values("pk")
         )

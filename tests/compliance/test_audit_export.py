@@ -345,3 +345,21 @@ def test_times_are_in_the_organisations_zone(history, compliance_officer, login)
     response = login(compliance_officer.user).get(URL, {"incident": "ACME-1", "format": "csv"})
     first = rows_of(response)[1][0]
     assert first.endswith(("+01:00", "+02:00"))  # Europe/Berlin
+
+
+def test_the_audit_selector_given_the_reader_leaves_out_hidden_incidents(
+    history, acme, compliance_officer, acme_admin
+):
+    """The rule the export follows, offered to the audit page (its view passes no reader yet)."""
+    from compliance.selectors import audit_entry_list
+
+    def reprs(**reader):
+        with org_scope(acme):
+            return " ".join(e.object_repr for e in audit_entry_list(organization=acme, **reader))
+
+    officer = reprs(user=compliance_officer.user, membership=compliance_officer)
+    assert "Checkout fails" in officer
+    assert "Suspicious admin logins" not in officer
+    assert "CEO account" not in officer  # the restricted incident's timeline rows too
+    assert "Suspicious admin logins" in reprs(user=acme_admin.user, membership=acme_admin)
+    assert "Suspicious admin logins" in reprs()  # no reader: everything, as the page does today
