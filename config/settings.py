@@ -242,6 +242,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "options": {"expires": 6 * 3600},
     },
+    # Every organisation's audit hash chain, recomputed nightly; the outcome shows on the audit
+    # page and a broken chain names its first broken link there.
+    "verify-audit-chains": {
+        "task": "compliance.tasks.verify_audit_chains_task",
+        "schedule": crontab(hour=2, minute=40),
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 _LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
