@@ -64,9 +64,8 @@ from django.utils import timezone
 from django_scopes import scope
 
 from compliance.models import AuditChain
+from tenancy.audit import LOCK_CLASS, lock_chain, lock_chains  # noqa: F401 (re-exported)
 from tenancy.models import AuditEntry, Organization, User
-
-LOCK_CLASS = 1447642945  # the trigger's advisory-lock class (tenancy migration 0004)
 
 
 class Kind:
@@ -172,26 +171,6 @@ def link_hash(prev_hash: str, canonical: str) -> str:
 
 
 # --- writing and verifying -------------------------------------------------------------------
-
-
-def lock_chain(organization_id: int | None) -> None:
-    """Hold the organisation's chain lock until the current transaction ends (the purge takes
-    it before deleting old entries and moving the anchor)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, (%s %% 2147483647)::int)",
-            [LOCK_CLASS, organization_id or 0],
-        )
-
-
-def lock_chains(organization_ids) -> None:
-    """Take the chain locks of several organisations in one fixed (ascending) order. A
-    transaction that writes audit entries for more than one organisation (a cross-tenant
-    sweeper's chunk) calls it first: otherwise two such transactions that reach the same
-    organisations in opposite orders deadlock on the trigger's locks, and PostgreSQL aborts
-    one of them."""
-    for organization_id in sorted({o or 0 for o in organization_ids}):
-        lock_chain(organization_id)
 
 
 # Two passes over one snapshot, because they cost differently: recomputing each entry's hash

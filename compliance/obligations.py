@@ -43,6 +43,7 @@ from incidents.models import Incident, TimelineEvent
 from incidents.services import record
 from incidents.sla import calendar_for
 from postmortems.policy import _filled
+from tenancy.audit import lock_chains
 from tenancy.models import Membership, User
 from tenancy.roles import Capability, Role, can
 from tenancy.scoping import org_scope
@@ -446,7 +447,7 @@ def _people(organization_id: int, roles: list[str]) -> list[User]:
 
 def _claim(at, size):
     with scopes_disabled():
-        return list(
+        rows = list(
             IncidentObligation.objects.filter(next_fire_at__lte=at)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related(
@@ -454,6 +455,8 @@ def _claim(at, size):
             )
             .order_by("next_fire_at", "pk")[:size]
         )
+        lock_chains(r.organization_id for r in rows)  # one order: no deadlock
+        return rows
 
 
 def _fire(row: IncidentObligation, now) -> str | None:

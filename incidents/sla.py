@@ -24,6 +24,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from taxonomy.models import EscalationPath, EscalationStep
+from tenancy.audit import lock_chains
 from tenancy.models import Membership, Organization
 from tenancy.scoping import org_scope
 
@@ -392,6 +393,7 @@ def _breach_chunk(now, size: int) -> tuple[int, int]:
                 )
                 .order_by("due_at")[:size]
             )
+        lock_chains(t.organization_id for t in due)  # audit chains in one order: no deadlock
         for timer in due:
             with org_scope(timer.organization_id):
                 timer.breached_at = now
@@ -417,6 +419,7 @@ def _fire_due_runs(now, size: int, incident_ids=None) -> int:
                 "due_at"
             )[:size]
         )
+    lock_chains(r.organization_id for r in runs)
     for run in runs:
         with org_scope(run.organization_id):
             _fire_run(run, now)
@@ -463,6 +466,7 @@ def sweep_due(*, now=None, limit: int = SWEEP_BATCH) -> dict:
                     )
                     .order_by("warn_at")[: min(CHUNK, limit - counts["warned"])]
                 )
+            lock_chains(t.organization_id for t in warn)
             for timer in warn:
                 with org_scope(timer.organization_id):
                     timer.warned_at = at

@@ -22,6 +22,7 @@ from incidents.models import Incident, IncidentRole, TimelineEvent
 from incidents.services import _require, record
 from postmortems.models import PostMortem, PostMortemPolicy
 from postmortems.policy import TIMELINE_KIND, policy_for
+from tenancy.audit import lock_chains
 from tenancy.models import Membership, User
 from tenancy.roles import Capability, Role
 from tenancy.scoping import org_scope
@@ -204,12 +205,14 @@ def _due_for_escalation(at):
 
 def _claim(queryset_for, at, size: int) -> list[PostMortem]:
     with scopes_disabled():  # the sweeper claims across organisations; it acts in scope
-        return list(
+        rows = list(
             queryset_for(at)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("incident__organization", "incident__severity", "owner")
             .order_by("pk")[:size]
         )
+        lock_chains(r.organization_id for r in rows)  # one order: no deadlock
+        return rows
 
 
 def _remind(postmortem: PostMortem, now) -> None:

@@ -45,3 +45,28 @@ def retention_gate():
             # Close it again at once, even inside an outer transaction that goes on.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('vigil.audit_retention', 'off', true)")
+
+
+# The audit hash chain's advisory-lock class: the BEFORE INSERT trigger of tenancy migration 0004
+# takes (LOCK_CLASS, organisation id) until the transaction ends (compliance/audit_chain.py).
+LOCK_CLASS = 1447642945
+
+
+def lock_chain(organization_id: int | None) -> None:
+    """Hold the organisation's chain lock until the current transaction ends (the purge takes
+    it before deleting old entries and moving the anchor)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, (%s %% 2147483647)::int)",
+            [LOCK_CLASS, organization_id or 0],
+        )
+
+
+def lock_chains(organization_ids) -> None:
+    """Take the chain locks of several organisations in one fixed (ascending) order. A
+    transaction that writes audit entries for more than one organisation (a cross-tenant
+    sweeper's chunk) calls it right after claiming its rows: otherwise two such transactions
+    that reach the same organisations in opposite orders deadlock on the trigger's locks, and
+    PostgreSQL aborts one of them."""
+    for organization_id in sorted({o or 0 for o in organization_ids}):
+        lock_chain(organization_id)

@@ -40,7 +40,7 @@ from incidents.models import (
 )
 from integrations.models import Alert, AlertGroup, RawPayload
 from postmortems.models import ActionItem, FishboneCause, PostMortem, PostMortemApproval, WhyStep
-from tenancy.audit import retention_gate
+from tenancy.audit import lock_chains, retention_gate
 from tenancy.models import AuditEntry
 
 ANONYMISED_TITLE = "Removed under the retention policy"
@@ -234,6 +234,7 @@ def audit_delete(queryset: QuerySet) -> int:
     entries = list(queryset.order_by("pk").values_list("pk", "entry_hash", "organization_id"))
     if not entries:
         return 0
+    lock_chains({org_id for _, _, org_id in entries})  # no entry links in while the anchor moves
     with retention_gate():
         for chunk in _chunks(entries):
             AuditEntry.objects.filter(pk__in=[pk for pk, _, _ in chunk]).delete()

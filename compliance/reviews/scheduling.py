@@ -16,6 +16,7 @@ from django_scopes import scopes_disabled
 from compliance.reviews.models import Campaign, ReviewLine
 from compliance.reviews.services import campaign_path
 from incidents import notify
+from tenancy.audit import lock_chains
 from tenancy.models import Membership, User
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
@@ -45,12 +46,14 @@ def _due_for_escalation(at):
 
 def _claim(queryset_for, at, size: int) -> list[Campaign]:
     with scopes_disabled():  # the sweeper claims across organisations; it acts in scope
-        return list(
+        rows = list(
             queryset_for(at)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("organization")
             .order_by("pk")[:size]
         )
+        lock_chains(r.organization_id for r in rows)  # one order: no deadlock
+        return rows
 
 
 def _pending_reviewers(campaign: Campaign) -> list[User]:
