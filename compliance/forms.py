@@ -94,6 +94,15 @@ class SubmissionForm(forms.Form):
     )
 
 
+# The longest deadline each unit allows (a regulator's clock runs hours to months, not decades;
+# the business-day arithmetic scans at most three years).
+DEADLINE_LIMITS = {
+    "hours": (8760, "hours (a year)"),
+    "calendar_days": (730, "calendar days (two years)"),
+    "business_days": (500, "business days"),
+    "months": (24, "months"),
+}
+
 TRIGGER_HELP = ", ".join(t.value for t in Trigger) + ", or custom:<field key>"
 
 
@@ -176,8 +185,12 @@ class ObligationForm(forms.ModelForm):
             self.add_error("previous", "Choose the notice whose submission starts this clock.")
         if data.get("deadline_unit") not in (None, "none") and not data.get("deadline_amount"):
             self.add_error("deadline_amount", "Give the number of hours, days or months.")
-        if data.get("deadline_amount") and data["deadline_amount"] > 10000:
-            self.add_error("deadline_amount", "At most 10,000.")
+        limit = DEADLINE_LIMITS.get(data.get("deadline_unit"))
+        if limit and (data.get("deadline_amount") or 0) > limit[0]:
+            self.add_error("deadline_amount", f"At most {limit[0]:,} {limit[1]}.")
+        latest = data.get("latest_hours_after_awareness")
+        if latest and latest > DEADLINE_LIMITS["hours"][0]:
+            self.add_error("latest_hours_after_awareness", "At most 8,760 hours (a year).")
         return data
 
     def save(self, commit=True):

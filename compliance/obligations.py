@@ -293,6 +293,14 @@ def evaluate(incident: Incident, *, now: datetime.datetime | None = None) -> lis
                     row.remind_50_at, row.remind_80_at = marks(start, due)
                 else:
                     row.remind_50_at = row.remind_80_at = None
+                # A corrected clock (awareness entered wrongly, then fixed) watches the new
+                # deadline: firings whose new moment lies ahead fire again, once.
+                if row.remind_50_at is None or row.remind_50_at > now:
+                    row.reminded_50_at = None
+                if row.remind_80_at is None or row.remind_80_at > now:
+                    row.reminded_80_at = None
+                if due is None or due > now:
+                    row.escalated_at = None
             row.next_fire_at = _next_fire(row)
             row.save()
             if created:
@@ -404,7 +412,7 @@ def mark_submitted(
         )
         if not row.is_open:
             raise ValidationError(f"It is already {row.get_status_display().lower()}.")
-        if row.incident.reported_at and submitted_at < row.incident.detected_at - timedelta(days=1):
+        if submitted_at < row.incident.detected_at - timedelta(days=1):
             raise ValidationError(
                 {"submitted_at": "That is before the incident was detected; check the date."}
             )
@@ -451,7 +459,10 @@ def _claim(at, size):
             IncidentObligation.objects.filter(next_fire_at__lte=at)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related(
-                "incident__organization", "incident__severity", "incident__commander", "obligation"
+                "incident__organization",
+                "incident__severity",
+                "incident__commander",
+                "obligation__framework",
             )
             .order_by("next_fire_at", "pk")[:size]
         )
@@ -461,8 +472,8 @@ def _claim(at, size):
 
 def _fire(row: IncidentObligation, now) -> str | None:
     """Fire what is due on the row (reminder or escalation), mark it, plan the next one."""
-    if not row.is_open or row.due_at is None:
-        row.next_fire_at = None
+    if not row.is_open or row.due_at is None or not row.obligation.framework.enabled:
+        row.next_fire_at = None  # a switched-off framework reminds and escalates nothing
         row.save(update_fields=["next_fire_at"])
         return None
     incident, obligation = row.incident, row.obligation
@@ -503,7 +514,7 @@ def _fire(row: IncidentObligation, now) -> str | None:
             f"{', '.join(obligation.recipients.splitlines())}.",
             incident=incident,
             url=obligations_path(incident),
-            key=f"obligation:{row.pk}:escalation",
+            key=f"obligation:{row.pk}:{row.due_at:%Y%m%d%H%M%S}:escalation",
             now=now,
         )
     else:
@@ -518,7 +529,7 @@ def _fire(row: IncidentObligation, now) -> str | None:
             f"Status: {row.get_status_display().lower()}.",
             incident=incident,
             url=obligations_path(incident),
-            key=f"obligation:{row.pk}:{fired}",
+            key=f"obligation:{row.pk}:{row.due_at:%Y%m%d%H%M%S}:{fired}",
             now=now,
         )
     return fired

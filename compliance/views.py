@@ -30,6 +30,17 @@ from tenancy.roles import Capability
 AUDIT_PAGE_SIZE = 50
 OBLIGATIONS_PAGE_SIZE = 50
 REEVALUATE_LIMIT = 500
+# What an obligation row shows and its field mapping reads, fetched with the row (no N+1).
+ROW_RELATED = (
+    "incident__organization",
+    "incident__severity",
+    "incident__commander",
+    "incident__primary_service",
+    "incident__category",
+    "incident__owning_team",
+    "obligation__framework",
+    "submitted_by",
+)
 
 
 @org_view(Capability.VIEW_AUDIT_TRAIL, hidden=True)
@@ -82,8 +93,8 @@ def obligation_overview(request, org_slug):
     queryset = (
         IncidentObligation.objects.filter(incident__in=visible.values("pk"))
         .exclude(status=ObligationStatus.WITHDRAWN)
-        .select_related("incident__organization", "incident__severity", "obligation__framework")
-        .select_related("submitted_by")
+        .select_related(*ROW_RELATED)
+        .prefetch_related("incident__affected_services")
     )
     if form.is_valid():
         queryset = form.apply(queryset)
@@ -122,7 +133,8 @@ def incident_obligations(request, org_slug, key):
     rows = _obligation_rows(
         request,
         IncidentObligation.objects.filter(incident_id=incident.pk)
-        .select_related("incident__organization", "obligation__framework", "submitted_by")
+        .select_related(*ROW_RELATED)
+        .prefetch_related("incident__affected_services")
         .order_by(F("due_at").asc(nulls_last=True), "pk"),
     )
     active = [r for r in rows if r.status != ObligationStatus.WITHDRAWN]
@@ -183,18 +195,42 @@ def obligation_status(request, org_slug, key, pk):
     return redirect("compliance:incident_obligations", org_slug=org_slug, key=key)
 
 
+def _incidents_to_reevaluate(*, framework=None, obligation=None) -> list[int]:
+    """Incidents whose obligations a changed framework or obligation may change: those with
+    regulatory facts or open rows of it (at most REEVALUATE_LIMIT, newest first)."""
+    rows = IncidentObligation.objects.exclude(status=ObligationStatus.SUBMITTED)
+    rows = (
+        rows.filter(obligation=obligation)
+        if obligation
+        else rows.filter(obligation__framework=framework)
+    )
+    ids = set(rows.values_list("incident_id", flat=True)[:REEVALUATE_LIMIT])
+    ids |= set(
+        IncidentFacts.objects.exclude(incident__status="closed")
+        .order_by("-incident_id")
+        .values_list("incident_id", flat=True)[:REEVALUATE_LIMIT]
+    )
+    return sorted(ids)[-REEVALUATE_LIMIT:]
+
+
 @org_view(Capability.MANAGE_COMPLIANCE, hidden=True)
 def framework_list(request, org_slug):
     """The frameworks and their obligations; switch a framework on or off."""
     ensure_frameworks(request.org.pk)
     if request.method == "POST":
-        framework = get_object_or_404(Framework, pk=request.POST.get("framework"))
+        pk = request.POST.get("framework", "")
+        if not pk.isdigit():
+            return HttpResponseBadRequest("Choose a framework.")
+        framework = get_object_or_404(Framework, pk=pk)
         framework.enabled = request.POST.get("enabled") == "1"
         framework.save(update_fields=["enabled"])
+        # Open obligations follow at once: withdrawn when switched off, raised again when on.
+        incident_ids = _incidents_to_reevaluate(framework=framework)
+        for incident in Incident.objects.filter(pk__in=incident_ids):
+            obligations.evaluate(incident)
         state = "enabled" if framework.enabled else "disabled"
         messages.success(
-            request,
-            f"{framework.name} {state}. Open incidents' obligations follow on their next change.",
+            request, f"{framework.name} {state}; {len(incident_ids)} incident(s) re-evaluated."
         )
         return redirect("compliance:framework_list", org_slug=org_slug)
     frameworks = Framework.objects.filter(organization=request.org).prefetch_related(
@@ -217,11 +253,7 @@ def obligation_edit(request, org_slug, obligation_key):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-            incident_ids = list(
-                IncidentObligation.objects.filter(
-                    obligation=obligation, status__in=["not_started", "drafted"]
-                ).values_list("incident_id", flat=True)[:REEVALUATE_LIMIT]
-            )
+            incident_ids = _incidents_to_reevaluate(obligation=obligation)
         for incident in Incident.objects.filter(pk__in=incident_ids):
             obligations.evaluate(incident)
         messages.success(

@@ -12,6 +12,7 @@ Everything is idempotent by the caller's `key`: a second call with the same key 
 nothing new and reports what the first call recorded.
 """
 
+import hashlib
 import json
 import logging
 import urllib.error
@@ -398,7 +399,8 @@ def email_with_attachments(
         for name, address in to:
             delivery, new = Delivery.objects.get_or_create(
                 organization=organization,
-                idempotency_key=f"{key}:{address.lower()}",
+                # The address hashed: a 254-character address must not overflow the key.
+                idempotency_key=f"{key}:{hashlib.sha256(address.lower().encode()).hexdigest()[:32]}",
                 defaults={
                     "channel": Delivery.Channel.EMAIL,
                     "target": address,

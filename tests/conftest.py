@@ -174,3 +174,11 @@ def admin(acme_admin):
 def stranger(globex_admin):
     """An admin — of globex: no role at all in acme."""
     return globex_admin.user
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server):
+    """Relative URLs in Playwright's `page.goto()` resolve against the live server, for every
+    browser test in the session: pytest-playwright caches its context arguments for the whole
+    session, so whichever browser test runs first must not leave them without a base URL."""
+    return live_server.url

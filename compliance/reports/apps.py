@@ -29,6 +29,12 @@ class ComplianceReportsConfig(AppConfig):
                 date_field="generated_at",
                 incident_path="incident_id",
                 service_path="incident__primary_service_id",
+                # A hold reaches a report as it reaches its incident: affected services too,
+                # and a date range through the incident's period (not the generation date).
+                extra_service_paths=("incident__affected_services",),
+                period=("incident__detected_at", "incident__closed_at"),
+                # Only reports of closed incidents go: an open incident's notices are live.
+                eligible=lambda candidates, org_id: candidates.filter(incident__status="closed"),
                 purge=services.purge_reports,
                 tables=(
                     models.Report._meta.db_table,

@@ -325,6 +325,12 @@ def report_send(
                     # A member who may not see a restricted incident does not get its report.
                     skipped.append({"name": user.display_name, "reason": "no access"})
                     continue
+                if report.revealed and not may_see_sensitive(memberships[user.pk].role):
+                    # The PDF shows personal data unmasked: only for those who may see it.
+                    skipped.append(
+                        {"name": user.display_name, "reason": "may not see personal data"}
+                    )
+                    continue
                 people.append({"name": user.display_name, "email": user.email, "member": True})
             else:
                 people.append({"name": recipient.name, "email": recipient.email, "member": False})

@@ -172,7 +172,11 @@ def legal_hold_create(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> LegalHold:
-    """Put a matter on hold: nothing in its scope is purged until it is released."""
+    """Put a matter on hold: nothing in its scope is purged until it is released. Waits for a
+    purge of the organisation that is running (it took the plan's holds at its start), so a
+    hold is never committed behind a purge's back."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, organization.pk])
     incidents, services = list(incidents), list(services)
     if not (whole_organization or incidents or services or date_from or date_to):
         raise ValidationError(

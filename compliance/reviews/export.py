@@ -30,13 +30,14 @@ def _row(line: ReviewLine) -> dict:
         "role": line.role,
         "incident": line.incident_key,
         "permission": line.permission,
-        "reviewer": line.reviewer.email if line.reviewer else "",
+        # People by id: a name or e-mail changed later must not "tamper" a signed review.
+        "reviewer": line.reviewer_id,
         "decision": line.decision,
         "action": line.action,
         "new_role": line.new_role,
         "reason": line.reason,
         "outcome": line.outcome,
-        "decided_by": line.decided_by.email if line.decided_by else "",
+        "decided_by": line.decided_by_id,
         "decided_at": line.decided_at.isoformat() if line.decided_at else "",
     }
 
@@ -44,7 +45,7 @@ def _row(line: ReviewLine) -> dict:
 def canonical(campaign: Campaign, lines: list[ReviewLine]) -> bytes:
     """The decisions as canonical JSON: what the content hash covers."""
     content = {
-        "organization": campaign.organization.slug,
+        "organization": campaign.organization_id,
         "campaign": campaign.pk,
         "period": [campaign.period_start.isoformat(), campaign.period_end.isoformat()],
         "lines": [_row(line) for line in lines],

@@ -446,7 +446,13 @@ def lower_roles(role: str) -> list[str]:
 def _check_last_admin(organization_id: int, membership: Membership) -> None:
     if membership.role != Role.ADMIN:
         return
-    admins = Membership.objects.filter(organization_id=organization_id, role=Role.ADMIN).count()
+    # Lock every admin membership first: two revocations at once (A revokes B, B revokes A)
+    # must not both see two admins and leave none.
+    admins = len(
+        Membership.objects.select_for_update()
+        .filter(organization_id=organization_id, role=Role.ADMIN)
+        .order_by("pk")
+    )
     if admins <= 1:
         raise ValidationError(
             "This is the organisation's only admin: make someone else admin first."

@@ -77,7 +77,7 @@ def test_the_trail_is_paginated_with_constant_queries(
         for n in range(60):
             TeamFactory(organization=acme, name=f"Team {n:02d}")
     client = login(acme_admin.user)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         first = client.get(URL)
     assert b"Page 1 of 2" in first.content
     assert b"Team 59" in first.content
