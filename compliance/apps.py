@@ -16,3 +16,4 @@ class ComplianceConfig(AppConfig):
             models.IncidentObligation,
             exclude_fields=["next_fire_at", "remind_50_at", "remind_80_at"],
         )
+        audit_register(models.Unmask)
