@@ -283,6 +283,23 @@ def _refuse_every_url(url, *args, **kwargs):
     raise RemoteAssetRefused(f"The post-mortem PDF fetches nothing (asked for {url!r}).")
 
 
+def _fetcher():
+    """`_refuse_every_url` in the shape the installed WeasyPrint wants: recent versions (70
+    here) call `url_fetcher._fail_on_errors` when a fetch fails, so a plain function that
+    raises crashed the render; a `URLFetcher` subclass makes WeasyPrint skip the refused URL
+    with a warning. Older versions take the function. Nothing is ever opened."""
+    try:
+        from weasyprint.urls import URLFetcher
+    except ImportError:  # older WeasyPrint
+        return _refuse_every_url
+
+    class RefuseEveryURL(URLFetcher):
+        def fetch(self, url, headers=None):
+            return _refuse_every_url(url)
+
+    return RefuseEveryURL()
+
+
 def render_pdf_html(export: Export) -> str:
     return render_to_string(
         "postmortems/export/postmortem_pdf.html",
@@ -302,6 +319,4 @@ def render_pdf(export: Export) -> bytes:
     html = render_pdf_html(export)
     # A local base URL so relative references resolve to nothing remote; the fetcher refuses
     # them anyway.
-    return HTML(
-        string=html, base_url=str(settings.BASE_DIR), url_fetcher=_refuse_every_url
-    ).write_pdf()
+    return HTML(string=html, base_url=str(settings.BASE_DIR), url_fetcher=_fetcher()).write_pdf()

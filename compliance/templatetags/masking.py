@@ -1,5 +1,5 @@
-"""Masking in templates: `{{ text|mask:reveal }}` and the reveal control for privileged readers.
-`reveal` is decided by the view (`compliance.unmask`); a missing one masks."""
+"""Masking in templates: `{{ text|mask:incident }}` and the reveal control for privileged
+readers. The view sets `incident.reveal` (`compliance.unmask`); an unmarked incident masks."""
 
 from django import template
 
@@ -9,9 +9,12 @@ register = template.Library()
 
 
 @register.filter
-def mask(text, reveal=False):
-    """`text` with personal data masked unless `reveal` is exactly true."""
-    return masking.mask_text(text, reveal=reveal is True)
+def mask(text, subject=None):
+    """`text` with personal data masked unless its `subject` — the incident (or any object)
+    the view marked with `reveal = True` for this reader — is revealed. No subject, or one
+    the view did not mark, masks: `{{ incident.title|mask:incident }}`, `{{ m.body|mask }}`."""
+    reveal = subject is True or getattr(subject, "reveal", False) is True
+    return masking.mask_text(text, reveal=reveal)
 
 
 @register.inclusion_tag("compliance/_reveal.html", takes_context=True)
