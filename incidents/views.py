@@ -591,14 +591,17 @@ def incident_update(request, org_slug, key):
         if definition is not None and definition.masked:
             del form.fields[bound.name]  # people who may not see it may not change it
     form.custom_definitions = [d for d in form.custom_definitions if f"cf_{d.key}" in form.fields]
+    locked = _lock_masked_text(form, incident)
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
+        changes.update({name: getattr(incident, name) for name in locked if name[:3] != "cf_"})
         masked_values = {
             k: v
             for k, v in incident.custom_fields.items()
-            if k in definitions and definitions[k].masked
+            if (k in definitions and definitions[k].masked) or f"cf_{k}" in locked
         }
-        changes["custom_fields"] = {**masked_values, **changes["custom_fields"]}
+        # What this reader could not see (or saw masked) keeps its stored value.
+        changes["custom_fields"] = {**changes["custom_fields"], **masked_values}
         try:
             services.incident_update(
                 incident=incident,
@@ -615,6 +618,33 @@ def incident_update(request, org_slug, key):
             messages.success(request, f"{incident.key} updated.")
             return _back(incident)
     return render(request, "incidents/incident_update.html", {"form": form, "incident": incident})
+
+
+MASKABLE_TEXT = ("title", "description", "impact_summary", "resolution_summary")
+
+
+def _lock_masked_text(form, incident: Incident) -> list[str]:
+    """A text field holding personal data this reader does not see unmasked is shown masked
+    and locked (saving the labels would destroy the data): it keeps its stored value. Returns
+    the locked field names."""
+    if incident.reveal:
+        return []
+    locked = []
+    stored_values = {name: getattr(incident, name) or "" for name in MASKABLE_TEXT}
+    for key, value in (incident.custom_fields or {}).items():
+        if isinstance(value, str):
+            stored_values[f"cf_{key}"] = value
+    for name, stored in stored_values.items():
+        masked = masking.mask_text(stored)
+        if masked != stored and name in form.fields:
+            form.fields[name].disabled = True
+            form.fields[name].help_text = (
+                "Contains personal data, shown masked. Someone with access to sensitive data "
+                "can reveal the incident and change it."
+            )
+            form.initial[name] = masked
+            locked.append(name)
+    return locked
 
 
 # — verification, ownership, access ——————————————————————————————————————————————————

@@ -232,6 +232,39 @@ def test_the_timeline_fragment_is_masked(incident, responder, login):
     assert_masked(page(login(responder), url), labels=(EMAIL_LABEL, IP_LABEL, PHONE_LABEL))
 
 
+def test_incident_edit_form_shows_personal_data_masked_and_keeps_it_on_save(
+    incident, acme, responder, admin, login
+):
+    url = reverse("incidents:incident_update", kwargs={"org_slug": "acme", "key": incident.key})
+    client = login(responder)
+    html = page(client, url)
+    assert_masked(html, labels=(EMAIL_LABEL, PHONE_LABEL, IP_LABEL))
+    assert "Contains personal data, shown masked" in html
+    response = client.post(
+        url,
+        {
+            "version": incident.version,
+            "title": "Overwritten?",
+            "description": "[phone hidden]",
+            "cf_note": "[IP address hidden]",
+            "kind": "real",
+            "impact_summary": "Refunds delayed by a day",
+        },
+    )
+    assert response.status_code == 302
+    with scopes_disabled():
+        incident.refresh_from_db()
+    assert incident.title == f"Refund failed for {EMAIL}"
+    assert incident.description == f"Customer called from {PHONE}"
+    assert incident.custom_fields == {"contact": SECRET, "note": f"calls from {IP}"}
+    assert incident.impact_summary == "Refunds delayed by a day"
+    # An admin (who may update and see sensitive data) edits the real text once revealed.
+    client = login(admin)
+    assert_masked(page(client, url))
+    reveal(client, incident)
+    assert_revealed(page(client, url), values=(EMAIL, PHONE, IP, SECRET))
+
+
 # — list and search ————————————————————————————————————————————————————————————————————
 
 
