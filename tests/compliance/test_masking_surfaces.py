@@ -524,15 +524,18 @@ def _published(acme, responder, make_member):
 
 
 def test_public_status_page_and_feed_are_always_masked(
-    acme, responder, make_member, admin, client, queued
+    acme, responder, make_member, admin, client, queued, login
 ):
-    _published(acme, responder, make_member)
+    _, message = _published(acme, responder, make_member)
     html = client.get("/status/acme/").content.decode()
     assert "We are on it." in html
     assert_masked(html, labels=(EMAIL_LABEL, PHONE_LABEL))
     feed = client.get("/status/acme/feed.atom").content.decode()
     assert "We are on it." in feed
     assert_masked(feed, labels=(EMAIL_LABEL, PHONE_LABEL))
+    # Internally, the message reads as the public will read it, for every role.
+    url = reverse("statuspage:message_detail", kwargs={"org_slug": "acme", "pk": message.pk})
+    assert_masked(page(login(admin), url), labels=(EMAIL_LABEL, PHONE_LABEL))
 
 
 # — war room ———————————————————————————————————————————————————————————————————————————
