@@ -361,6 +361,9 @@ def _assist(request, form_data) -> dict:
         if (title.strip() or service_id)
         else []
     )
+    revealed = unmask.request_revealed_ids(request, similar)
+    for incident in similar:
+        incident.reveal = incident.pk in revealed
     org_settings = OrgSettings.objects.filter(organization=request.org).first()
     suggestions = None
     if org_settings and org_settings.classification_mode == "assisted" and (title or service_id):
