@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from compliance import unmask
 from postmortems import actions
 from postmortems.filters_actions import ActionItemFilterSet
 from postmortems.forms_actions import ActionItemForm, StatusForm
@@ -106,8 +107,11 @@ def panel_context(request, postmortem: PostMortem, *, form=None, error: str = ""
         .order_by("is_finished", F("due_date").asc(nulls_last=True), "pk")
     )
     may_update = _may_update(request)
+    incident = postmortem.incident
+    incident.reveal = unmask.request_reveal(request, incident)
     return {
         "postmortem": postmortem,
+        "incident": incident,
         "items": items,
         "may_update": may_update,
         "form": form
@@ -208,12 +212,14 @@ def action_item_detail(request, org_slug, pk):
             else:
                 messages.success(request, "Saved.")
                 return redirect(actions.item_path(item))
+    incident = item.postmortem.incident
+    incident.reveal = unmask.request_reveal(request, incident)
     return render(
         request,
         "postmortems/actions/item_detail.html",
         {
             "item": item,
-            "incident": item.postmortem.incident,
+            "incident": incident,
             "form": form,
             "may_update": may_update,
             "may_set_status": may_update or item.owner_id == request.user.pk,

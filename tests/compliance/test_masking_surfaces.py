@@ -266,6 +266,23 @@ def test_incident_edit_form_shows_personal_data_masked_and_keeps_it_on_save(
     assert_revealed(page(client, url), values=(EMAIL, PHONE, IP, SECRET))
 
 
+def test_status_update_form_filled_from_a_template_masks_the_title(
+    incident, acme, responder, login
+):
+    from incidents.models import StatusUpdateTemplate
+
+    with scopes_disabled():
+        template = StatusUpdateTemplate.objects.create(
+            organization=acme, name="Masking check", current_status="Investigating: {title}"
+        )
+    url = reverse(
+        "incidents:status_update_create", kwargs={"org_slug": "acme", "key": incident.key}
+    )
+    html = page(login(responder), url, template=template.pk)
+    assert f"Investigating: Refund failed for {EMAIL_LABEL}" in html
+    assert EMAIL not in html
+
+
 # — list and search ————————————————————————————————————————————————————————————————————
 
 
