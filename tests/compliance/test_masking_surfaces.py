@@ -205,6 +205,27 @@ def test_an_open_redirect_through_next_is_refused(incident, compliance, login):
     assert response["Location"] == "/o/acme/incidents/"
 
 
+def test_the_unmask_service_decides_in_one_place(incident, acme, responder, compliance, admin):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    other = declare(acme, responder, title="Another one")
+    with org_scope(acme):
+        with pytest.raises(PermissionDenied):
+            unmask.incident_unmask(incident=incident, actor=responder)
+        with pytest.raises(ValidationError):
+            unmask.incident_unmask(incident=incident, actor=compliance, reason="x" * 301)
+        unmask.incident_unmask(incident=incident, actor=compliance)
+        unmask.incident_unmask(incident=other, actor=admin, reason="")
+        everything = unmask.revealed_ids(user=compliance, role=Role.COMPLIANCE)
+        roles = {responder.pk: Role.RESPONDER, compliance.pk: Role.COMPLIANCE, admin.pk: "admin"}
+        recipients = unmask.revealed_recipients(incident=incident, roles=roles)
+        ended = unmask.incident_remask(incident=incident, actor=compliance)
+        after = unmask.revealed_ids(user=compliance, role=Role.COMPLIANCE)
+    assert everything == {incident.pk}
+    assert recipients == {compliance.pk}
+    assert (ended, after) == (1, set())
+
+
 # — incident page ——————————————————————————————————————————————————————————————————————
 
 
