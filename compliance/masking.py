@@ -152,3 +152,29 @@ def may_see_sensitive(role: str | None) -> bool:
     """Whether a member with `role` may reveal sensitive values and personal data (the reveal
     itself is a separate, audited step: `compliance.unmask`)."""
     return can(role, Capability.VIEW_SENSITIVE)
+
+
+LOCKED_HELP = (
+    "Contains personal data, shown masked. Someone with access to sensitive data can reveal "
+    "the incident and change it."
+)
+
+
+def lock_masked_fields(form, stored: dict, *, reveal: bool) -> list[str]:
+    """For an edit form read by someone who sees the record masked: each field of `stored`
+    ({field name: stored text}) holding personal data is shown masked and disabled (saving
+    the labels would destroy the data). Returns the locked names; the caller keeps their
+    stored values when saving."""
+    if reveal:
+        return []
+    locked = []
+    for name, value in stored.items():
+        if name not in form.fields or not isinstance(value, str):
+            continue
+        masked = mask_text(value)
+        if masked != value:
+            form.fields[name].disabled = True
+            form.fields[name].help_text = LOCKED_HELP
+            form.initial[name] = masked
+            locked.append(name)
+    return locked

@@ -627,27 +627,11 @@ MASKABLE_TEXT = ("title", "description", "impact_summary", "resolution_summary")
 
 
 def _lock_masked_text(form, incident: Incident) -> list[str]:
-    """A text field holding personal data this reader does not see unmasked is shown masked
-    and locked (saving the labels would destroy the data): it keeps its stored value. Returns
-    the locked field names."""
-    if incident.reveal:
-        return []
-    locked = []
-    stored_values = {name: getattr(incident, name) or "" for name in MASKABLE_TEXT}
-    for key, value in (incident.custom_fields or {}).items():
-        if isinstance(value, str):
-            stored_values[f"cf_{key}"] = value
-    for name, stored in stored_values.items():
-        masked = masking.mask_text(stored)
-        if masked != stored and name in form.fields:
-            form.fields[name].disabled = True
-            form.fields[name].help_text = (
-                "Contains personal data, shown masked. Someone with access to sensitive data "
-                "can reveal the incident and change it."
-            )
-            form.initial[name] = masked
-            locked.append(name)
-    return locked
+    """Text fields (and text custom fields, `cf_<key>`) holding personal data this reader
+    sees masked are shown masked and locked; they keep their stored values."""
+    stored = {name: getattr(incident, name) or "" for name in MASKABLE_TEXT}
+    stored.update({f"cf_{k}": v for k, v in (incident.custom_fields or {}).items()})
+    return masking.lock_masked_fields(form, stored, reveal=incident.reveal)
 
 
 # — verification, ownership, access ——————————————————————————————————————————————————

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from compliance import unmask
+from compliance import masking, unmask
 from compliance.masking import mask_text
 from incidents import selectors
 from postmortems import blameless, fishbone, policy, scheduling, services
@@ -269,6 +269,10 @@ def postmortem_edit(request, org_slug, key):
     initial = {field: getattr(postmortem, field) for field in services.SECTION_FIELDS}
     initial["owner"] = postmortem.owner_id
     form = SectionsForm(request.POST or None, initial=initial, organization=request.org)
+    incident = postmortem.incident
+    incident.reveal = unmask.request_reveal(request, incident)
+    stored = {field: getattr(postmortem, field) for field in services.SECTION_FIELDS}
+    locked = masking.lock_masked_fields(form, stored, reveal=incident.reveal)
     if postmortem.status not in services.EDITABLE_STATES:
         messages.error(
             request,
@@ -283,7 +287,10 @@ def postmortem_edit(request, org_slug, key):
             services.postmortem_update(
                 postmortem=postmortem,
                 actor=request.user,
-                changes={field: data.get(field, "") for field in services.SECTION_FIELDS},
+                changes={
+                    field: stored[field] if field in locked else data.get(field, "")
+                    for field in services.SECTION_FIELDS
+                },
                 owner=data.get("owner"),
             )
         except (ValidationError, PermissionDenied) as error:
@@ -305,7 +312,7 @@ def postmortem_edit(request, org_slug, key):
         "postmortems/document/edit.html",
         {
             "postmortem": postmortem,
-            "incident": postmortem.incident,
+            "incident": incident,
             "form": form,
             "impact": services.impact_of(postmortem.incident),
             "warnings": warnings,

@@ -450,6 +450,33 @@ def test_postmortem_page_is_masked_until_revealed(document, responder, complianc
     assert_revealed(page(client, url), values=(EMAIL, PHONE, IP))
 
 
+def test_postmortem_edit_form_shows_personal_data_masked_and_keeps_it_on_save(
+    acme, admin, responder, login
+):
+    from postmortems.models import PostMortem
+
+    incident = resolved_incident(acme, admin, "Refunds failed")
+    document = postmortem(
+        incident,
+        status=PostMortem.Status.DRAFT,
+        summary=f"The customer {EMAIL} was charged twice.",
+        detection="The error-rate alert fired.",
+    )
+    url = reverse("postmortems:postmortem_edit", kwargs={"org_slug": "acme", "key": incident.key})
+    client = login(responder)
+    html = page(client, url)
+    assert_masked(html)
+    response = client.post(
+        url,
+        {"title": "Refunds failed", "summary": "[e-mail hidden]", "detection": "Alert fired."},
+    )
+    assert response.status_code == 302
+    with scopes_disabled():
+        document.refresh_from_db()
+    assert document.summary == f"The customer {EMAIL} was charged twice."
+    assert document.detection == "Alert fired."
+
+
 def test_postmortem_pdf_is_masked_until_revealed(document, responder, compliance, login, tmp_path):
     url = f"/o/acme/postmortems/{document.incident.key}/export.pdf"
     response = login(responder).get(url)
