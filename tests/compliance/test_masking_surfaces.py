@@ -477,6 +477,35 @@ def test_postmortem_edit_form_shows_personal_data_masked_and_keeps_it_on_save(
     assert document.detection == "Alert fired."
 
 
+def test_action_items_are_masked_and_their_edit_form_locked(document, responder, login):
+    from postmortems.models import ActionItem
+
+    with scopes_disabled():
+        item = ActionItem.objects.create(
+            organization_id=document.organization_id,
+            postmortem=document,
+            title=f"Write to {EMAIL}",
+            description=f"Call {PHONE} first.",
+            kind="prevent",
+            priority="p2",
+        )
+    client = login(responder)
+    detail_url = reverse(
+        "postmortems:action_item_detail", kwargs={"org_slug": "acme", "pk": item.pk}
+    )
+    html = page(client, detail_url)
+    assert_masked(html, labels=(EMAIL_LABEL, PHONE_LABEL))
+    assert "Contains personal data, shown masked" in html
+    for url in (
+        reverse("postmortems:action_item_list", kwargs={"org_slug": "acme"}),
+        reverse(
+            "postmortems:postmortem_detail",
+            kwargs={"org_slug": "acme", "key": document.incident.key},
+        ),
+    ):
+        assert_masked(page(client, url))
+
+
 def test_postmortem_pdf_is_masked_until_revealed(document, responder, compliance, login, tmp_path):
     url = f"/o/acme/postmortems/{document.incident.key}/export.pdf"
     response = login(responder).get(url)
