@@ -249,6 +249,35 @@ def test_incident_page_is_revealed_for_the_privileged_member_who_unmasked_it(
     assert_masked(page(login(responder), detail(incident)))
 
 
+def test_coordination_panels_and_status_updates_are_masked(
+    incident, acme, responder, compliance, login
+):
+    from incidents import coordination
+
+    with org_scope(acme):
+        coordination.decision_record(
+            incident=incident, actor=responder, text=f"Block {IP} at the edge", pinned=True
+        )
+        coordination.question_add(incident=incident, actor=responder, text=f"Who is {EMAIL}?")
+        coordination.status_update_post(
+            incident=incident,
+            actor=responder,
+            current_status=f"Refunds to {EMAIL} retried",
+            impact=f"One customer ({PHONE})",
+        )
+    updates = reverse(
+        "incidents:status_update_list", kwargs={"org_slug": "acme", "key": incident.key}
+    )
+    for url in (detail(incident), updates):
+        html = page(login(responder), url)
+        assert_masked(html, labels=(EMAIL_LABEL, PHONE_LABEL))
+    assert IP_LABEL in page(login(responder), detail(incident))
+    client = login(compliance)
+    reveal(client, incident)
+    assert_revealed(page(client, detail(incident)), values=(EMAIL, PHONE, IP))
+    assert_revealed(page(client, updates), values=(EMAIL, PHONE))
+
+
 def test_the_timeline_fragment_is_masked(incident, responder, login):
     url = reverse("incidents:incident_timeline", kwargs={"org_slug": "acme", "key": incident.key})
     assert_masked(page(login(responder), url), labels=(EMAIL_LABEL, IP_LABEL, PHONE_LABEL))
