@@ -40,6 +40,9 @@ from taxonomy.models import CustomFieldDefinition
 from tenancy.models import AuditEntry
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
+# The channel tests' fake Slack and its settings, as fixtures here too.
+from tests.channels.conftest import eager_celery, fake_slack, slack_on  # noqa: F401
+from tests.channels.helpers import declared, outbound
 from tests.incidents.factories import declare
 from tests.incidents.test_notifications import ChatServer
 from tests.postmortems.test_kb_support import postmortem, resolved_incident
@@ -627,6 +630,29 @@ def test_chat_webhooks_are_always_masked(incident, acme, compliance, login, queu
     finally:
         server.close()
     assert_masked(json.dumps(posted["json"]), labels=(EMAIL_LABEL, PHONE_LABEL))
+
+
+@pytest.mark.usefixtures("slack_on")
+def test_slack_channels_get_masked_text_even_for_a_revealed_incident(
+    acme, responder, compliance, login, request, django_capture_on_commit_callbacks
+):
+    slack = request.getfixturevalue("fake_slack")
+    incident = declared(
+        django_capture_on_commit_callbacks, acme, responder, "SEV-1", title=f"Refund for {EMAIL}"
+    )
+    reveal(login(compliance), incident)
+    with django_capture_on_commit_callbacks(execute=True):
+        channel_services.broadcast(
+            organization_id=acme.pk,
+            incident_id=incident.pk,
+            text=f"Customer at {PHONE} informed",
+            kind="decision",
+        )
+    posted = [c["body"] for c in slack.calls if c["method"] == "chat.postMessage"]
+    assert len(posted) == 2  # the opening message and the decision
+    assert_masked(json.dumps(posted, ensure_ascii=False), labels=(EMAIL_LABEL, PHONE_LABEL))
+    decision = outbound(incident)[-1].text
+    assert decision == f"Decision: Customer at {PHONE_LABEL} informed"
 
 
 # — public status page —————————————————————————————————————————————————————————————————
