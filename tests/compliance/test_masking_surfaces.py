@@ -40,8 +40,7 @@ from taxonomy.models import CustomFieldDefinition
 from tenancy.models import AuditEntry
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
-# The channel tests' fake Slack and its settings, as fixtures here too.
-from tests.channels.conftest import eager_celery, fake_slack, slack_on  # noqa: F401
+from tests.channels.conftest import eager_celery, fake_slack, slack_on  # noqa: F401 — fixtures
 from tests.channels.helpers import declared, outbound
 from tests.incidents.factories import declare
 from tests.incidents.test_notifications import ChatServer
