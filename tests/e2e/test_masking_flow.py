@@ -63,3 +63,11 @@ def test_compliance_reveals_an_incident_with_a_reason_then_masks_it_again(
     expect(page.get_by_test_id("incident-title")).to_have_text("Refund failed for [e-mail hidden]")
     expect(page.get_by_test_id("reveal-control")).to_have_count(0)
     screenshot("mask-incident-responder")
+
+    # Editing, the title holding an e-mail address is shown masked and locked.
+    page.get_by_role("link", name="Edit").click()
+    title = page.get_by_label("Title")
+    expect(title).to_have_value("Refund failed for [e-mail hidden]")
+    expect(title).to_be_disabled()
+    expect(page.get_by_text("Contains personal data, shown masked").first).to_be_visible()
+    screenshot("mask-incident-edit-locked")
