@@ -30,7 +30,7 @@ _IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
     r"(?![\w]|\.\d|-[A-Za-z])"
 )
-# 13–19 digits, optionally grouped by single spaces or dashes; checked below.
+# 13–19 digits, optionally grouped by single spaces or dashes; checked by `_is_card`.
 _CARD = re.compile(r"(?<![\w+.,/:-])\d(?:[ -]?\d){12,18}(?![\w]|[.,/:-]\d)")
 _CARD_GROUPS = re.compile(r"\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5}")
 # A phone candidate: optional + or (, digits with spaces, dots, dashes, slashes or brackets.
@@ -51,12 +51,13 @@ def _luhn(digits: str) -> bool:
 
 
 def _is_card(text: str) -> bool:
-    digits = re.sub(r"\D", "", text)
-    if not 13 <= len(digits) <= 19:
-        return False
-    # Card numbers start with 2–6 (Mastercard, Visa, Amex, Discover…): a 13-digit epoch
-    # timestamp in milliseconds that happens to pass Luhn is not one.
-    return (digits[0] in "23456" and _luhn(digits)) or bool(_CARD_GROUPS.fullmatch(text))
+    """Card-like: grouped the way cards are printed (4-4-4-4, 4-6-5, …), or an ungrouped run
+    of 13–19 digits that passes the Luhn check and starts like a card number (2–6: Mastercard,
+    Visa, Amex, Discover…; a 13-digit epoch timestamp in milliseconds is not one). Numbers
+    that merely follow each other ("1234567 2026-11-27 45") are not a card."""
+    if _CARD_GROUPS.fullmatch(text):
+        return True
+    return text.isdigit() and 13 <= len(text) <= 19 and text[0] in "23456" and _luhn(text)
 
 
 def _longest(text: str, accept, label: str, pattern: re.Pattern, separators: str) -> str:
