@@ -27,3 +27,4 @@ class ComplianceConfig(AppConfig):
         ):
             signal.connect(obligations.on_incident_event, sender=None, dispatch_uid=uid)
         register_seeder("compliance", 60, demo.seed_compliance)
+        audit_register(models.Unmask)

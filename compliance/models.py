@@ -281,3 +281,32 @@ class AuditChain(OrgOwned):
 
     def __str__(self) -> str:
         return f"audit chain of {self.organization_id}"
+
+
+class Unmask(OrgOwned):
+    """A privileged reader's audited reveal of one incident's masked data (sensitive custom
+    fields and personal data in its text) for a short window. Masked is the default for
+    everybody; a member whose role may view sensitive data reveals one incident at a time,
+    with an optional reason, and every surface (pages, exports, PDFs, e-mails to them) shows
+    that incident unmasked to them until `expires_at`. Rows are the evidence: who, which
+    incident, when, why; the audit trail logs each one."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "incident", "-expires_at"], name="unmask_user_incident"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gte=models.F("created_at")),
+                name="unmask_expires_after_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} revealed {self.incident} until {self.expires_at:%H:%M}"

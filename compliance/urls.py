@@ -22,3 +22,9 @@ urlpatterns += [
     path("audit/verify/", views.audit_verify, name="audit_verify"),
     path("audit/export/", views.audit_export_view, name="audit_export"),
 ]
+
+# — unmasking (masking on every surface) —
+urlpatterns += [
+    path("unmask/<str:key>/", views.incident_unmask, name="incident_unmask"),
+    path("unmask/<str:key>/end/", views.incident_remask, name="incident_remask"),
+]

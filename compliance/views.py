@@ -7,9 +7,10 @@ from django.db.models import Case, F, Prefetch, When
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from compliance import audit_chain, audit_export, mapping, obligations
+from compliance import audit_chain, audit_export, mapping, obligations, unmask
 from compliance.filters import AuditEntryFilterSet
 from compliance.forms import FactsForm, ObligationFilterForm, ObligationForm, SubmissionForm
 from compliance.frameworks import ensure_frameworks
@@ -335,3 +336,49 @@ def audit_export_view(request, org_slug):
         )
         return response
     return render(request, "compliance/audit_export.html", _export_context(form))
+
+
+# — unmasking (masking on every surface: compliance/masking.py, compliance/unmask.py) ————————
+
+
+def _unmask_back(request, incident):
+    """Back where the reveal was asked for (a page of this organisation), else the incident."""
+    target = request.POST.get("next") or ""
+    if target.startswith(f"/o/{request.org.slug}/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("incidents:incident_detail", org_slug=request.org.slug, key=incident.key)
+
+
+@require_POST
+@org_view(Capability.VIEW_SENSITIVE)
+def incident_unmask(request, org_slug, key):
+    """Reveal one incident's masked data to the requester for a while; audited."""
+    incident = incident_get(
+        organization=request.org, user=request.user, membership=request.membership, key=key
+    )
+    try:
+        grant = unmask.incident_unmask(
+            incident=incident, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        until = timezone.localtime(grant.expires_at).strftime("%H:%M")
+        messages.success(
+            request, f"{incident.key} is unmasked for you until {until}; this is recorded."
+        )
+    return _unmask_back(request, incident)
+
+
+@require_POST
+@org_view(Capability.VIEW_SENSITIVE)
+def incident_remask(request, org_slug, key):
+    """End the requester's reveal of one incident now."""
+    incident = incident_get(
+        organization=request.org, user=request.user, membership=request.membership, key=key
+    )
+    unmask.incident_remask(incident=incident, actor=request.user)
+    messages.success(request, f"{incident.key} is masked again.")
+    return _unmask_back(request, incident)

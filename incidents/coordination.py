@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from compliance.masking import mask_text
 from incidents import notify, services, signals
 from incidents.lifecycle import OPEN_STATES, Status
 from incidents.models import (
@@ -323,7 +324,8 @@ def placeholder_values(incident: Incident, *, next_update_at: datetime | None) -
     services = ", ".join(sorted(s.name for s in incident.affected_services.all()))
     return {
         "key": incident.key,
-        "title": incident.title,
+        # Personal data masked unless the page marked the incident revealed to its reader.
+        "title": mask_text(incident.title, reveal=getattr(incident, "reveal", False) is True),
         "severity": incident.severity.name,
         "status": incident.get_status_display(),
         "commander": incident.commander.display_name if incident.commander else "not assigned",

@@ -29,6 +29,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from compliance import unmask
+from compliance.masking import mask_text
 from incidents.models import ChatWebhook, Delivery, Incident, Notification, NotificationPreference
 from tenancy.models import Membership, Organization, User
 from tenancy.roles import Capability, Role, can
@@ -132,10 +134,12 @@ def _escape(text: str) -> str:
 
 def chat_payload(*, incident: Incident | None, text: str, context: str = "") -> dict:
     """A Slack incoming-webhook message: `text` (the fallback every client shows) and blocks
-    with the incident's key, title, severity, status and a link to it."""
+    with the incident's key, title, severity, status and a link to it. A chat channel is
+    outside Vigil: personal data in the text and title is always masked."""
+    text = mask_text(text)
     blocks: list[dict] = []
     if incident is not None:
-        title = "restricted incident" if incident.is_restricted else incident.title
+        title = "restricted incident" if incident.is_restricted else mask_text(incident.title)
         link = absolute(incident_path(incident))
         headline = f"*<{link}|{_escape(incident.key)} · {_escape(title)}>*"
         blocks.append(
@@ -161,8 +165,16 @@ def chat_payload(*, incident: Incident | None, text: str, context: str = "") -> 
 
 
 def _email_payload(
-    organization: Organization, incident: Incident | None, title: str, body: str, url: str
+    organization: Organization,
+    incident: Incident | None,
+    title: str,
+    body: str,
+    url: str,
+    *,
+    reveal: bool = False,
 ) -> dict:
+    """One recipient's e-mail: `title` and `body` as they may read them (already masked by
+    the caller); the incident's own title masked unless `reveal`."""
     subject = title
     if incident is not None and not title.startswith(incident.key):
         subject = f"{incident.key} · {title}"
@@ -170,7 +182,11 @@ def _email_payload(
     if body:
         lines += [body, ""]
     if incident is not None:
-        shown = "restricted incident" if incident.is_restricted else incident.title
+        shown = (
+            "restricted incident"
+            if incident.is_restricted
+            else mask_text(incident.title, reveal=reveal)
+        )
         lines.append(
             f"Incident: {incident.key} · {shown} "
             f"({incident.severity.name}, {incident.get_status_display()})"
@@ -230,6 +246,11 @@ def notify_users(
                 organization=organization, user_id__in=[user.pk for user in people]
             )
         }
+        # Personal data is masked per recipient: unmasked only for those who revealed the
+        # incident (compliance.unmask; one query for everyone).
+        revealed = unmask.revealed_recipients(
+            incident=incident, roles={user.pk: roles[user.pk] for user in people}, now=now
+        )
         channels: dict[int, list[str]] = {}
         wants_chat: list[User] = []
         for user in people:
@@ -237,8 +258,11 @@ def notify_users(
                 organization=organization, user=user
             )
             visible = incident is None or _may_see(incident, user, roles[user.pk])
-            shown_title = title if visible else _restricted_title(incident)
-            shown_body = body if visible else RESTRICTED_BODY
+            reveal = user.pk in revealed
+            shown_title = (
+                mask_text(title, reveal=reveal) if visible else _restricted_title(incident)
+            )
+            shown_body = mask_text(body, reveal=reveal) if visible else RESTRICTED_BODY
             notification, created = Notification.objects.get_or_create(
                 organization=organization,
                 idempotency_key=f"{key}:{user.pk}",
@@ -266,7 +290,7 @@ def notify_users(
                             "channel": Delivery.Channel.EMAIL,
                             "target": user.email,
                             "payload": _email_payload(
-                                organization, incident, shown_title, shown_body, url
+                                organization, incident, shown_title, shown_body, url, reveal=reveal
                             ),
                             "next_attempt_at": now,
                             "created_at": now,

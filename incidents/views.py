@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
+from compliance import masking, unmask
 from incidents import classification, coordination, selectors, services
 from incidents.coordination_forms import RoleAssignForm
 from incidents.filters import IncidentFilterSet
@@ -48,18 +49,22 @@ def _visible(request):
 
 
 def _get(request, key) -> Incident:
-    return selectors.incident_get(
+    """One visible incident, with `reveal` set: whether this reader sees it unmasked (every
+    incident template masks with `|mask:incident.reveal`)."""
+    incident = selectors.incident_get(
         organization=request.org, user=request.user, membership=request.membership, key=key
     )
+    incident.reveal = unmask.request_reveal(request, incident)
+    return incident
 
 
-def _definitions(request):
-    """Custom field definitions, each marked `masked` when this reader may not see it."""
-    may_see = can(request.membership.role, Capability.VIEW_SENSITIVE)
+def _definitions(request, reveal: bool = False):
+    """Custom field definitions, each marked `masked` when this reader does not see its value
+    (a sensitive field, unless the incident is revealed to them: compliance.unmask)."""
     definitions = list(CustomFieldDefinition.objects.filter(organization=request.org))
     users = None
     for definition in definitions:
-        definition.masked = definition.is_sensitive and not may_see
+        definition.masked = definition.is_sensitive and not reveal
         if definition.field_type == "user":
             if users is None:
                 users = {
@@ -124,6 +129,9 @@ def incident_list(request, org_slug):
         size = 50
     size = size if size in PAGE_SIZES else 50
     page = Paginator(incidents, size).get_page(request.GET.get("page"))
+    revealed = unmask.request_revealed_ids(request, page.object_list)
+    for incident in page.object_list:
+        incident.reveal = incident.pk in revealed
     query = request.GET.copy()
     query.pop("page", None)
     definitions = [d for d in _definitions(request) if d.is_active]
@@ -173,16 +181,19 @@ CSV_COLUMNS = [
 
 
 def _csv_safe(value) -> str:
-    """Stop spreadsheet formula injection: a cell starting with = + - @ is quoted."""
+    """Stop spreadsheet formula injection: a cell starting with = + - @, a tab or a carriage
+    return is prefixed with an apostrophe, so spreadsheets show it as text."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @org_view(Capability.VIEW_INCIDENTS)
 def incident_export(request, org_slug):
-    """The filtered list as CSV: the same scoping, visibility and masking as the page."""
+    """The filtered list as CSV: the same scoping, visibility and masking as the page (an
+    incident is unmasked only for a reader who revealed it: compliance.unmask)."""
     filterset, incidents = _filtered(request)
     definitions = [d for d in _definitions(request) if d.is_active]
+    revealed = unmask.request_revealed_ids(request, None)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = (
@@ -195,13 +206,18 @@ def incident_export(request, org_slug):
         return timezone.localtime(value).isoformat(timespec="seconds") if value else ""
 
     for incident in incidents.select_related("reporter").iterator(chunk_size=1000):
-        custom = []
-        for d in definitions:
-            value = (incident.custom_fields or {}).get(d.key, "")
-            custom.append("[hidden]" if d.masked and value not in ("", None) else value)
+        reveal = incident.pk in revealed
+        custom = [
+            masking.mask_value(
+                (incident.custom_fields or {}).get(d.key, ""),
+                sensitive=d.is_sensitive,
+                reveal=reveal,
+            )
+            for d in definitions
+        ]
         row = [
             incident.key,
-            incident.title,
+            masking.mask_text(incident.title, reveal=reveal),
             incident.get_status_display(),
             incident.severity.name,
             incident.category or "",
@@ -317,6 +333,9 @@ def incident_pick(request, org_slug):
             Q(key__iexact=text) | Q(title__icontains=text) | Q(primary_service__in=by_service)
         )
         results = list(queryset.filter(matching).order_by("-reported_at")[:10])
+        revealed = unmask.request_revealed_ids(request, results)
+        for incident in results:
+            incident.reveal = incident.pk in revealed
     return render(request, "incidents/partials/pick_results.html", {"results": results, "q": text})
 
 
@@ -342,6 +361,9 @@ def _assist(request, form_data) -> dict:
         if (title.strip() or service_id)
         else []
     )
+    revealed = unmask.request_revealed_ids(request, similar)
+    for incident in similar:
+        incident.reveal = incident.pk in revealed
     org_settings = OrgSettings.objects.filter(organization=request.org).first()
     suggestions = None
     if org_settings and org_settings.classification_mode == "assisted" and (title or service_id):
@@ -412,7 +434,9 @@ def incident_create_assist(request, org_slug):
 def _detail_context(request, incident: Incident) -> dict:
     role = request.membership.role
     definitions = [
-        d for d in _definitions(request) if d.is_active or d.key in incident.custom_fields
+        d
+        for d in _definitions(request, reveal=incident.reveal)
+        if d.is_active or d.key in incident.custom_fields
     ]
     pending_ownership = (
         incident.ownership_requests.filter(status="pending")
@@ -434,6 +458,7 @@ def _detail_context(request, incident: Incident) -> dict:
     latest_period = max((t.period_number for t in timers), default=1)
     return {
         "incident": incident,
+        "reveal": incident.reveal,
         "sla_timers": [t for t in timers if t.period_number == latest_period],
         "earlier_timers": [t for t in timers if t.period_number < latest_period],
         "now": timezone.now(),
@@ -486,9 +511,8 @@ def incident_detail(request, org_slug, key):
 def incident_timeline(request, org_slug, key):
     incident = _get(request, key)
     events = incident.events.select_related("actor")[:TIMELINE_LIMIT]
-    return render(
-        request, "incidents/incident_detail.html#timeline", {"incident": incident, "events": events}
-    )
+    context = {"incident": incident, "events": events, "reveal": incident.reveal}
+    return render(request, "incidents/incident_detail.html#timeline", context)
 
 
 @require_POST
@@ -534,7 +558,7 @@ def incident_comment(request, org_slug, key):
         response = render(
             request,
             "incidents/incident_detail.html#timeline",
-            {"incident": incident, "events": events},
+            {"incident": incident, "events": events, "reveal": incident.reveal},
         )
         return response
     return _back(incident)
@@ -564,20 +588,23 @@ def incident_severity(request, org_slug, key):
 def incident_update(request, org_slug, key):
     incident = _get(request, key)
     form = IncidentUpdateForm(request.POST or None, organization=request.org, incident=incident)
-    definitions = {d.key: d for d in _definitions(request)}
+    definitions = {d.key: d for d in _definitions(request, reveal=incident.reveal)}
     for bound in form.custom_bound_fields():
         definition = definitions.get(bound.name.removeprefix("cf_"))
         if definition is not None and definition.masked:
             del form.fields[bound.name]  # people who may not see it may not change it
     form.custom_definitions = [d for d in form.custom_definitions if f"cf_{d.key}" in form.fields]
+    locked = _lock_masked_text(form, incident)
     if request.method == "POST" and form.is_valid():
         changes = form.changes()
+        changes.update({name: getattr(incident, name) for name in locked if name[:3] != "cf_"})
         masked_values = {
             k: v
             for k, v in incident.custom_fields.items()
-            if k in definitions and definitions[k].masked
+            if (k in definitions and definitions[k].masked) or f"cf_{k}" in locked
         }
-        changes["custom_fields"] = {**masked_values, **changes["custom_fields"]}
+        # What this reader could not see (or saw masked) keeps its stored value.
+        changes["custom_fields"] = {**changes["custom_fields"], **masked_values}
         try:
             services.incident_update(
                 incident=incident,
@@ -594,6 +621,17 @@ def incident_update(request, org_slug, key):
             messages.success(request, f"{incident.key} updated.")
             return _back(incident)
     return render(request, "incidents/incident_update.html", {"form": form, "incident": incident})
+
+
+MASKABLE_TEXT = ("title", "description", "impact_summary", "resolution_summary")
+
+
+def _lock_masked_text(form, incident: Incident) -> list[str]:
+    """Text fields (and text custom fields, `cf_<key>`) holding personal data this reader
+    sees masked are shown masked and locked; they keep their stored values."""
+    stored = {name: getattr(incident, name) or "" for name in MASKABLE_TEXT}
+    stored.update({f"cf_{k}": v for k, v in (incident.custom_fields or {}).items()})
+    return masking.lock_masked_fields(form, stored, reveal=incident.reveal)
 
 
 # — verification, ownership, access ——————————————————————————————————————————————————

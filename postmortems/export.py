@@ -5,6 +5,7 @@ organisation's name in the page header, page numbers and the generation time in 
 the fishbone SVG inline. Only Debian's DejaVu fonts are named and nothing is fetched: the URL
 fetcher refuses every URL, so a stray reference cannot reach the network or the disk."""
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from compliance.masking import mask_text
 from incidents.models import ImpactPeriod, Incident
 from postmortems.fishbone import CATEGORIES, render_svg
 from postmortems.models import ActionItem, FishboneCause, PostMortem, PostMortemApproval
@@ -74,14 +76,34 @@ def _timeline(entries) -> list[TimelineRow]:
     return rows
 
 
-def gather(postmortem: PostMortem, *, organization: Organization) -> Export:
-    """Read the post-mortem's parts (call inside `org_scope(organization)`)."""
+def _masked_copy(instance, fields, reveal: bool):
+    """`instance` itself when revealed, else a copy (never saved) with `fields` masked."""
+    if reveal:
+        return instance
+    masked = copy.copy(instance)
+    for name in fields:
+        setattr(masked, name, mask_text(getattr(instance, name), reveal=False))
+    return masked
+
+
+def gather(postmortem: PostMortem, *, organization: Organization, reveal: bool = False) -> Export:
+    """Read the post-mortem's parts (call inside `org_scope(organization)`), every free text
+    masked through compliance.masking unless the reader revealed the incident (`reveal`)."""
     incident = (
         Incident.objects.select_related("severity", "category", "primary_service", "commander")
         .filter(pk=postmortem.incident_id)
         .get()
     )
-    causes = list(FishboneCause.objects.filter(postmortem=postmortem))
+    incident = _masked_copy(incident, ["title", "description"], reveal)
+    postmortem = _masked_copy(
+        postmortem,
+        ["title"] + [f for f, _ in SECTIONS_BEFORE_ANALYSIS + SECTIONS_AFTER_ANALYSIS],
+        reveal,
+    )
+    causes = [
+        _masked_copy(c, ["text"], reveal)
+        for c in FishboneCause.objects.filter(postmortem=postmortem)
+    ]
     by_category = [
         (label, [c.text for c in causes if c.category == key]) for key, label in CATEGORIES
     ]
@@ -96,13 +118,19 @@ def gather(postmortem: PostMortem, *, organization: Organization) -> Export:
         incident=incident,
         sections_before=[(h, getattr(postmortem, f)) for f, h in SECTIONS_BEFORE_ANALYSIS],
         sections_after=[(h, getattr(postmortem, f)) for f, h in SECTIONS_AFTER_ANALYSIS],
-        timeline=_timeline(postmortem.timeline),
-        whys=list(postmortem.whys.all()),
+        timeline=[
+            TimelineRow(at=row.at, text=mask_text(row.text, reveal=reveal), source=row.source)
+            for row in _timeline(postmortem.timeline)
+        ],
+        whys=[_masked_copy(w, ["why", "because"], reveal) for w in postmortem.whys.all()],
         causes_by_category=by_category,
         fishbone_svg=render_svg(causes, effect=incident.title),
-        action_items=list(
-            ActionItem.objects.filter(postmortem=postmortem).select_related("owner", "team")
-        ),
+        action_items=[
+            _masked_copy(item, ["title"], reveal)
+            for item in ActionItem.objects.filter(postmortem=postmortem).select_related(
+                "owner", "team"
+            )
+        ],
         approvals=list(
             PostMortemApproval.objects.filter(
                 postmortem=postmortem, version=postmortem.version
@@ -255,6 +283,23 @@ def _refuse_every_url(url, *args, **kwargs):
     raise RemoteAssetRefused(f"The post-mortem PDF fetches nothing (asked for {url!r}).")
 
 
+def _fetcher():
+    """`_refuse_every_url` in the shape the installed WeasyPrint wants: recent versions (70
+    here) call `url_fetcher._fail_on_errors` when a fetch fails, so a plain function that
+    raises crashed the render; a `URLFetcher` subclass makes WeasyPrint skip the refused URL
+    with a warning. Older versions take the function. Nothing is ever opened."""
+    try:
+        from weasyprint.urls import URLFetcher
+    except ImportError:  # older WeasyPrint
+        return _refuse_every_url
+
+    class RefuseEveryURL(URLFetcher):
+        def fetch(self, url, headers=None):
+            return _refuse_every_url(url)
+
+    return RefuseEveryURL()
+
+
 def render_pdf_html(export: Export) -> str:
     return render_to_string(
         "postmortems/export/postmortem_pdf.html",
@@ -274,6 +319,4 @@ def render_pdf(export: Export) -> bytes:
     html = render_pdf_html(export)
     # A local base URL so relative references resolve to nothing remote; the fetcher refuses
     # them anyway.
-    return HTML(
-        string=html, base_url=str(settings.BASE_DIR), url_fetcher=_refuse_every_url
-    ).write_pdf()
+    return HTML(string=html, base_url=str(settings.BASE_DIR), url_fetcher=_fetcher()).write_pdf()

@@ -205,27 +205,38 @@ def postmortem_search(queryset: QuerySet[PostMortem], text: str) -> QuerySet[Pos
     )
 
 
-def highlight(text: str | None) -> str:
-    """A ts_headline result as safe HTML: everything escaped, the hits in <mark>."""
+def highlight(text: str | None, *, reveal: bool = False) -> str:
+    """A ts_headline result as safe HTML: everything escaped, the hits in <mark>, personal
+    data masked (compliance.masking) unless `reveal`. Where masking changes the text, the
+    hits are not marked (a hit may have been inside what was masked)."""
     from django.utils.html import escape
     from django.utils.safestring import mark_safe
 
-    escaped = escape(text or "")
+    from compliance.masking import mask_text
+
+    text = text or ""
+    plain = text.replace(START, "").replace(STOP, "")
+    masked = mask_text(plain, reveal=reveal)
+    if masked != plain:
+        return escape(masked)
+    escaped = escape(text)
     marked = _HIT.sub(r"<mark>\1</mark>", escaped)
     # A marker the document itself contained (or an unpaired one) is dropped, not trusted.
     # Safe: every character of the text was escaped; only our own <mark> tags were added.
     return mark_safe(marked.replace(START, "").replace(STOP, ""))  # noqa: S308
 
 
-def highlight_title(title: str, headline: str | None) -> str:
+def highlight_title(title: str, headline: str | None, *, reveal: bool = False) -> str:
     """The title with its hits marked — unless the parser dropped something from it (text
     that looks like an HTML tag): then the plain, escaped title, since a title must read as
-    it was written."""
+    it was written. Personal data masked unless `reveal`."""
     from django.utils.html import escape
 
+    from compliance.masking import mask_text
+
     if headline is None or headline.replace(START, "").replace(STOP, "") != title:
-        return escape(title)
-    return highlight(headline)
+        return escape(mask_text(title, reveal=reveal))
+    return highlight(headline, reveal=reveal)
 
 
 # — filters ————————————————————————————————————————————————————————————————————————————

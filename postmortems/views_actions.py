@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from compliance import masking, unmask
 from postmortems import actions
 from postmortems.filters_actions import ActionItemFilterSet
 from postmortems.forms_actions import ActionItemForm, StatusForm
@@ -106,8 +107,11 @@ def panel_context(request, postmortem: PostMortem, *, form=None, error: str = ""
         .order_by("is_finished", F("due_date").asc(nulls_last=True), "pk")
     )
     may_update = _may_update(request)
+    incident = postmortem.incident
+    incident.reveal = unmask.request_reveal(request, incident)
     return {
         "postmortem": postmortem,
+        "incident": incident,
         "items": items,
         "may_update": may_update,
         "form": form
@@ -144,7 +148,7 @@ def action_item_create(request, org_slug, postmortem_pk):
         else:
             if request.htmx:
                 return _panel_response(request, postmortem)
-            messages.success(request, f"Action item “{item.title}” added.")
+            messages.success(request, f"Action item “{masking.mask_text(item.title)}” added.")
             return redirect(_next(request, actions.item_path(item)))
     if request.htmx:
         return _panel_response(request, postmortem, form=form)
@@ -176,7 +180,8 @@ def action_item_status(request, org_slug, pk):
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, f"“{item.title}” is now {item.get_status_display().lower()}.")
+        title = masking.mask_text(item.title)
+        messages.success(request, f"“{title}” is now {item.get_status_display().lower()}.")
     return redirect(_next(request, actions.item_path(item)))
 
 
@@ -188,21 +193,25 @@ def action_item_detail(request, org_slug, pk):
     """One item: its facts, its status buttons and (for people who may) the edit form."""
     item = _item(request, pk)
     may_update = _may_update(request)
+    incident = item.postmortem.incident
+    incident.reveal = unmask.request_reveal(request, incident)
     form = None
+    locked = []
     if may_update:
         form = ActionItemForm(
             request.POST or None,
             organization=request.org,
             initial=ActionItemForm.initial_for(item),
         )
+        stored = {"title": item.title, "description": item.description}
+        locked = masking.lock_masked_fields(form, stored, reveal=incident.reveal)
     if request.method == "POST":
         if form is None:
             raise PermissionDenied("Your role may not change action items.")
         if form.is_valid():
+            changes = {**form.cleaned_data, **{name: getattr(item, name) for name in locked}}
             try:
-                item = actions.action_item_update(
-                    item=item, actor=request.user, changes=form.cleaned_data
-                )
+                item = actions.action_item_update(item=item, actor=request.user, changes=changes)
             except ValidationError as error:
                 _form_errors(form, error)
             else:
@@ -213,7 +222,7 @@ def action_item_detail(request, org_slug, pk):
         "postmortems/actions/item_detail.html",
         {
             "item": item,
-            "incident": item.postmortem.incident,
+            "incident": incident,
             "form": form,
             "may_update": may_update,
             "may_set_status": may_update or item.owner_id == request.user.pk,

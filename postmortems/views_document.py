@@ -5,6 +5,8 @@ timeline, 5 Whys, fishbone, tags, approvers, the review workflow, and the incide
 Visibility follows the incident's: `incidents.selectors.incident_get` answers 404 for another
 organisation's incident, a restricted one the reader may not see, and a missing one alike."""
 
+import copy
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -13,6 +15,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from compliance import masking, unmask
+from compliance.masking import mask_text
 from incidents import selectors
 from postmortems import blameless, fishbone, policy, scheduling, services
 from postmortems.forms_document import (
@@ -144,6 +148,7 @@ def postmortem_request(request, org_slug, key):
 
 def _detail_context(request, postmortem: PostMortem) -> dict:
     incident = postmortem.incident
+    incident.reveal = reveal = unmask.request_reveal(request, incident)
     role = request.membership.role
     people = blameless.people_of(request.org)
     whys = list(postmortem.whys.all())
@@ -171,6 +176,9 @@ def _detail_context(request, postmortem: PostMortem) -> dict:
             "at": _at(row.get("at")),
             "text": row.get("text", ""),
             "source": row.get("source", ""),
+            # A row whose text is shown masked cannot be edited here (saving would store
+            # the labels): reveal the incident first.
+            "masked": mask_text(row.get("text", ""), reveal=reveal) != row.get("text", ""),
         }
         for index, row in enumerate(postmortem.timeline or [])
     ]
@@ -194,7 +202,12 @@ def _detail_context(request, postmortem: PostMortem) -> dict:
             (key, label, by_category[key]) for key, label in FishboneCause.Category.choices
         ],
         # render_svg escapes every text it writes (cause texts, the effect, the title).
-        "fishbone_svg": mark_safe(fishbone.render_svg(causes, effect=incident.title)),  # noqa: S308
+        "fishbone_svg": mark_safe(  # noqa: S308
+            fishbone.render_svg(
+                [_masked_cause(c, reveal) for c in causes],
+                effect=mask_text(incident.title, reveal=reveal),
+            )
+        ),
         "tags": list(postmortem.tags.all()),
         "approvers": approvers,
         "approvals": approvals,
@@ -227,6 +240,14 @@ def _detail_context(request, postmortem: PostMortem) -> dict:
     }
 
 
+def _masked_cause(cause: FishboneCause, reveal: bool) -> FishboneCause:
+    if reveal:
+        return cause
+    masked = copy.copy(cause)
+    masked.text = mask_text(cause.text)
+    return masked
+
+
 def _at(value):
     from django.utils.dateparse import parse_datetime
 
@@ -248,6 +269,10 @@ def postmortem_edit(request, org_slug, key):
     initial = {field: getattr(postmortem, field) for field in services.SECTION_FIELDS}
     initial["owner"] = postmortem.owner_id
     form = SectionsForm(request.POST or None, initial=initial, organization=request.org)
+    incident = postmortem.incident
+    incident.reveal = unmask.request_reveal(request, incident)
+    stored = {field: getattr(postmortem, field) for field in services.SECTION_FIELDS}
+    locked = masking.lock_masked_fields(form, stored, reveal=incident.reveal)
     if postmortem.status not in services.EDITABLE_STATES:
         messages.error(
             request,
@@ -262,7 +287,10 @@ def postmortem_edit(request, org_slug, key):
             services.postmortem_update(
                 postmortem=postmortem,
                 actor=request.user,
-                changes={field: data.get(field, "") for field in services.SECTION_FIELDS},
+                changes={
+                    field: stored[field] if field in locked else data.get(field, "")
+                    for field in services.SECTION_FIELDS
+                },
                 owner=data.get("owner"),
             )
         except (ValidationError, PermissionDenied) as error:
@@ -284,7 +312,7 @@ def postmortem_edit(request, org_slug, key):
         "postmortems/document/edit.html",
         {
             "postmortem": postmortem,
-            "incident": postmortem.incident,
+            "incident": incident,
             "form": form,
             "impact": services.impact_of(postmortem.incident),
             "warnings": warnings,

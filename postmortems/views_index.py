@@ -6,6 +6,7 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
 
+from compliance import unmask
 from incidents import selectors
 from postmortems.models import ActionItem, PostMortem
 from tenancy.access import org_view
@@ -55,6 +56,9 @@ def postmortem_list(request, org_slug):
     elif show:
         rows = rows.filter(status=show)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    revealed = unmask.request_revealed_ids(request, [pm.incident for pm in page.object_list])
+    for pm in page.object_list:
+        pm.incident.reveal = pm.incident_id in revealed
     return render(
         request,
         "postmortems/index.html",

@@ -6,6 +6,8 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
+from compliance import unmask
+from compliance.masking import mask_text
 from incidents.selectors import incident_get
 from postmortems import export, search
 from postmortems.models import PostMortem, Tag
@@ -39,14 +41,20 @@ def kb_search(request, org_slug):
         "incident", "incident__severity", "incident__category", "incident__primary_service"
     ).prefetch_related("tags")
     page = Paginator(results, PAGE_SIZE).get_page(request.GET.get("page"))
+    revealed = unmask.request_revealed_ids(request, [pm.incident for pm in page.object_list])
     for postmortem in page.object_list:
+        reveal = postmortem.incident_id in revealed
+        postmortem.incident.reveal = reveal
         postmortem.url = postmortem_url(org_slug, postmortem.incident.key)
         postmortem.title_html = (
-            search.highlight_title(postmortem.title, postmortem.title_headline)
+            search.highlight_title(postmortem.title, postmortem.title_headline, reveal=reveal)
             if text
-            else postmortem.title
+            else mask_text(postmortem.title, reveal=reveal)
         )
-        postmortem.snippet_html = search.highlight(postmortem.snippet) if text else ""
+        postmortem.snippet_html = (
+            search.highlight(postmortem.snippet, reveal=reveal) if text else ""
+        )
+        postmortem.summary = mask_text(postmortem.summary, reveal=reveal)
     params = request.GET.copy()
     params.pop("page", None)
     filtered = valid and any(
@@ -98,7 +106,9 @@ def _attachment(content, content_type: str, name: str) -> HttpResponse:
 @org_view(Capability.VIEW_INCIDENTS)
 def export_markdown(request, org_slug, key):
     """The post-mortem as a Markdown file."""
-    data = export.gather(_postmortem(request, key), organization=request.org)
+    postmortem = _postmortem(request, key)
+    reveal = unmask.request_reveal(request, postmortem.incident)
+    data = export.gather(postmortem, organization=request.org, reveal=reveal)
     return _attachment(
         export.render_markdown(data).encode(),
         "text/markdown; charset=utf-8",
@@ -109,5 +119,7 @@ def export_markdown(request, org_slug, key):
 @org_view(Capability.VIEW_INCIDENTS)
 def export_pdf(request, org_slug, key):
     """The post-mortem as a PDF (WeasyPrint; the fishbone inline; DejaVu fonts only)."""
-    data = export.gather(_postmortem(request, key), organization=request.org)
+    postmortem = _postmortem(request, key)
+    reveal = unmask.request_reveal(request, postmortem.incident)
+    data = export.gather(postmortem, organization=request.org, reveal=reveal)
     return _attachment(export.render_pdf(data), "application/pdf", export.filename(data, "pdf"))

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from compliance.masking import mask_text
 from incidents.channels import providers
 from incidents.channels.models import (
     OFF,
@@ -247,7 +248,7 @@ def _announce(channel: IncidentChannel, *, now: datetime) -> OutboundChannelMess
 
     incident = channel.incident
     text = (
-        f"{incident.key} · {incident.severity.name} · {incident.title}\n"
+        f"{incident.key} · {incident.severity.name} · {mask_text(incident.title)}\n"
         f"Incident page: {absolute(incident_path(incident))}"
     )
     return OutboundChannelMessage.objects.create(
@@ -419,7 +420,8 @@ def broadcast(
             message = OutboundChannelMessage.objects.create(
                 organization_id=organization_id,
                 channel=channel,
-                text=f"{label}: {text}" if label else text,
+                # An external channel is outside Vigil: personal data is masked.
+                text=mask_text(f"{label}: {text}" if label else text),
                 kind=kind[:20],
                 next_attempt_at=now if ready else None,
                 queued_at=now if ready else None,

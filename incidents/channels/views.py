@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
+from compliance import unmask
 from incidents import selectors as incident_selectors
 from incidents.channels import selectors, services
 from incidents.channels.forms import ChannelSettingsForm, WarRoomMessageForm
@@ -21,10 +22,13 @@ POLL_SECONDS = 3
 
 
 def _incident(request, key):
-    """The incident if this person may see it, else 404 (restricted and missing look alike)."""
-    return incident_selectors.incident_get(
+    """The incident if this person may see it, else 404 (restricted and missing look alike),
+    with `reveal`: whether this reader sees its personal data unmasked (compliance.unmask)."""
+    incident = incident_selectors.incident_get(
         organization=request.org, user=request.user, membership=request.membership, key=key
     )
+    incident.reveal = unmask.request_reveal(request, incident)
+    return incident
 
 
 def _war_room_url(incident) -> str:

@@ -15,6 +15,7 @@ from django.utils import feedgenerator, timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods
 
+from compliance.masking import mask_text
 from incidents.statuspage import selectors, services
 from incidents.statuspage.forms import SubscribeForm
 from incidents.statuspage.models import ComponentState, StatusPageSettings
@@ -110,9 +111,9 @@ def status_feed(request, org_slug):
                 f"{item.component.name}: {item.get_state_display()}"
                 for item in affected.get(message.pk, [])
             ]
-            lines += ["", message.body]
+            lines += ["", mask_text(message.body)]
             feed.add_item(
-                title=f"{message.get_status_display()}: {message.title}",
+                title=f"{message.get_status_display()}: {mask_text(message.title)}",
                 link=f"{page_url}#message-{message.pk}",
                 # Atom's summary is typed HTML: the plain text goes in escaped.
                 description=linebreaksbr("\n".join(lines), autoescape=True),

@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from compliance.masking import mask_text
 from incidents import notify
 from incidents.models import Delivery, Incident, TimelineEvent
 from incidents.selectors import incident_list
@@ -824,20 +825,21 @@ def subscriber_counts(organization: Organization) -> dict:
 def message_email(
     organization: Organization, message: ExternalMessage, subscriber: Subscriber
 ) -> dict:
-    """The e-mail a subscriber gets for a published message: public fields only."""
+    """The e-mail a subscriber gets for a published message: public fields only, personal
+    data masked (a subscriber is the public)."""
     title = page_title(organization)
-    lines = [message.title, f"Status: {message.get_status_display()}", ""]
+    lines = [mask_text(message.title), f"Status: {message.get_status_display()}", ""]
     affected = list(message.affected.select_related("component"))
     if affected:
         lines += [f"{item.component.name}: {item.get_state_display()}" for item in affected]
         lines.append("")
-    lines.append(message.body)
+    lines.append(mask_text(message.body))
     if message.next_update_at:
         when = format_next_update(message.next_update_at, organization.tzinfo)
         lines += ["", f"Next update: {when}"]
     lines += _footer(subscriber, organization)
     return {
-        "subject": f"[{title}] {message.get_status_display()}: {message.title}",
+        "subject": f"[{title}] {message.get_status_display()}: {mask_text(message.title)}",
         "body": "\n".join(lines),
     }
 

@@ -2,6 +2,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from compliance import masking
+
 register = template.Library()
 
 
@@ -27,19 +29,21 @@ def status_pill(incident):
 
 @register.filter
 def custom_value(incident, definition):
-    """A custom field's display value on `incident`, masked when the reader may not see it
-    (the view sets `definition.masked`)."""
+    """A custom field's display value on `incident`: a sensitive field is hidden and personal
+    data in text is masked unless the incident is revealed to this reader (`incident.reveal`,
+    set by the view from compliance.unmask; missing means masked)."""
     value = (incident.custom_fields or {}).get(definition.key)
     if value is None or value == "":
         return "—"
-    if getattr(definition, "masked", False):
+    reveal = getattr(incident, "reveal", False) is True
+    if definition.is_sensitive and not reveal:
         return "••••• (hidden)"
     if definition.field_type == "boolean":
         return "Yes" if value else "No"
     if definition.field_type == "user":
         users = getattr(definition, "user_names", {})
         return users.get(value, f"user #{value}")
-    return value
+    return masking.mask_value(value, sensitive=False, reveal=reveal)
 
 
 @register.simple_tag
