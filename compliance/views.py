@@ -106,6 +106,9 @@ def obligation_overview(request, org_slug):
     )
     page = Paginator(queryset, OBLIGATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = _obligation_rows(request, page.object_list)
+    revealed = unmask.request_revealed_ids(request, [row.incident for row in page.object_list])
+    for row in page.object_list:
+        row.incident.reveal = row.incident_id in revealed
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -122,6 +125,7 @@ def incident_obligations(request, org_slug, key):
     incident = incident_get(
         organization=request.org, user=request.user, membership=request.membership, key=key
     )
+    incident.reveal = unmask.request_reveal(request, incident)
     facts = IncidentFacts.objects.filter(incident_id=incident.pk).first()
     form = FactsForm(instance=facts or IncidentFacts(incident=incident))
     if request.method == "POST" and request.POST.get("action") == "facts":

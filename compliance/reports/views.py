@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from compliance import unmask
 from compliance.masking import may_see_sensitive
 from compliance.models import IncidentObligation, Obligation, ReportFormat
 from compliance.reports import selectors, services
@@ -43,9 +44,11 @@ def _error_text(error: ValidationError) -> str:
 
 
 def _incident(request, key):
-    return incident_get(
+    incident = incident_get(
         organization=request.org, user=request.user, membership=request.membership, key=key
     )
+    incident.reveal = unmask.request_reveal(request, incident)  # the page masks like any other
+    return incident
 
 
 def _obligation(request, obligation_key) -> Obligation:
