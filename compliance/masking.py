@@ -179,3 +179,16 @@ def lock_masked_fields(form, stored: dict, *, reveal: bool) -> list[str]:
             form.initial[name] = masked
             locked.append(name)
     return locked
+
+
+def searchable(text: str, *, role: str | None) -> str:
+    """A search query as a reader may run it: for readers without `view_sensitive`, personal
+    data in the query is dropped, so a search cannot tell them which incidents hold an e-mail
+    address or a phone number they are not allowed to see (a search oracle). Everyone else
+    searches as typed."""
+    if not text or may_see_sensitive(role):
+        return text
+    masked = mask_text(text)
+    if masked == text:
+        return text
+    return " ".join(re.sub(r"\[[a-zA-Z -]+ hidden\]", " ", masked).split())

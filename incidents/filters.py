@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from compliance import masking
 from incidents.lifecycle import OPEN_STATES, Status
 from incidents.models import Incident
 from incidents.selectors import incident_search
@@ -159,7 +160,11 @@ class IncidentFilterSet(OrgFilterSet):
             self.filters[name].field_name = name
 
     def filter_text(self, queryset, name, value):
-        return incident_search(queryset, value)
+        membership = getattr(self.request, "membership", None)
+        text = masking.searchable(value, role=membership.role if membership else None)
+        if value.strip() and not text:
+            return queryset.none()  # only personal data asked for: not searchable for this role
+        return incident_search(queryset, text)
 
     def filter_status(self, queryset, name, value):
         if not value:

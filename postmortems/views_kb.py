@@ -6,7 +6,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from compliance import unmask
+from compliance import masking, unmask
 from compliance.masking import mask_text
 from incidents.selectors import incident_get
 from postmortems import export, search
@@ -33,7 +33,9 @@ def kb_search(request, org_slug):
     )
     valid = filterset.is_bound and filterset.is_valid()
     text = filterset.form.cleaned_data.get("q", "") if valid else ""
-    if filterset.is_bound and not valid:
+    asked = text
+    text = masking.searchable(text, role=request.membership.role)  # no search oracle for PII
+    if filterset.is_bound and not valid or (asked.strip() and not text):
         results = PostMortem.objects.none()
     else:
         results = search.postmortem_search(filterset.qs if valid else _visible(request), text)
