@@ -19,6 +19,7 @@ org_patterns = [
     path("compliance/retention/", include("compliance.retention.urls")),
     path("compliance/", include("compliance.urls")),
     path("postmortems/", include("postmortems.urls")),
+    path("reports/", include("reporting.urls")),
 ]
 
 urlpatterns = [

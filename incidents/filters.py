@@ -7,7 +7,7 @@ from django.db.models import Q
 from compliance import masking
 from incidents.lifecycle import OPEN_STATES, Status
 from incidents.models import Incident
-from incidents.selectors import incident_search
+from incidents.selectors import counted_in_metrics, incident_search
 from taxonomy.models import Category, CustomFieldDefinition, Service, SeverityLevel
 from tenancy.filters import OrgFilterSet
 from tenancy.models import Membership, Team, User
@@ -94,6 +94,13 @@ class IncidentFilterSet(OrgFilterSet):
         label="Reported until",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    counted = django_filters.BooleanFilter(
+        label="Counts in metrics",
+        method="filter_counted",
+        widget=forms.Select(
+            choices=[("", "Any"), ("true", "Counts in metrics"), ("false", "Excluded")]
+        ),
+    )
     sla = django_filters.ChoiceFilter(
         label="SLA",
         choices=[("breaching", "Due within 15 min"), ("breached", "Breached")],
@@ -119,6 +126,7 @@ class IncidentFilterSet(OrgFilterSet):
             "commander",
             "is_restricted",
             "kind",
+            "counted",
             "since",
             "until",
             "sort",
@@ -179,6 +187,12 @@ class IncidentFilterSet(OrgFilterSet):
     def filter_team(self, queryset, name, value):
         matching = Incident.objects.filter(Q(owning_team=value) | Q(involved_teams=value))
         return queryset.filter(pk__in=matching.values("pk"))
+
+    def filter_counted(self, queryset, name, value):
+        """The reporting dashboard's exclusions (dismissed, duplicates, test and game day)."""
+        if value is None:
+            return queryset
+        return queryset.filter(counted_in_metrics() if value else ~counted_in_metrics())
 
     def filter_custom(self, queryset, name, value):
         if value in (None, ""):

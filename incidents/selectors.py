@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from incidents.lifecycle import OPEN_STATES
+from incidents.lifecycle import OPEN_STATES, Status
 from incidents.models import Incident, IncidentUserObjectPermission
 from tenancy.models import Membership, Organization, User
 from tenancy.roles import Role
@@ -25,6 +25,15 @@ def visibility_filter(*, user: User, membership: Membership | None) -> Q:
     if membership is not None and membership.role == Role.ADMIN:
         return Q()
     return Q(is_restricted=False) | Q(Exists(_granted(user)))
+
+
+def counted_in_metrics() -> Q:
+    """The incidents that count in metrics (the query twin of `Incident.counts_in_metrics`):
+    real incidents, neither dismissed as false positives nor duplicates of another. The
+    reporting dashboard and the incident list's "counted" filter both use this one rule."""
+    return Q(kind=Incident.Kind.REAL, duplicate_of__isnull=True) & ~Q(
+        status__in=[Status.DISMISSED, Status.DUPLICATE]
+    )
 
 
 def incident_list(

@@ -1,0 +1,128 @@
+"""What each KPI counts, in words: shown next to the number on the dashboard ("How is this
+computed") and in docs/reporting.md. Keep in step with `reporting.kpis`."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    name: str
+    text: str
+
+
+PERIOD = (
+    "The period is whole days in the organisation's time zone: from 00:00 of the first day to "
+    "00:00 after the last day (a half-open range, so an instant at midnight belongs to the day "
+    "it starts)."
+)
+
+EXCLUSIONS = (
+    "Excluded by default: incidents dismissed as false positives, duplicates (marked duplicate "
+    "or pointing at another incident), and test and game-day incidents. Vigil has no "
+    "planned-maintenance marker on incidents: alerts that arrive inside a maintenance window are "
+    "suppressed and open no incident, so planned maintenance never enters the counts in the "
+    "first place; an incident declared by hand during maintenance counts like any other. "
+    "“Include excluded incidents” counts them all and shows the difference. Restricted "
+    "incidents count only for readers who may open them."
+)
+
+FILTERS = (
+    "Team matches the owning team or an involved team; service matches the primary service or "
+    "an affected service (as the incident list's filters do); severity and category are the "
+    "incident's current ones."
+)
+
+KPIS = [
+    Definition(
+        "volume",
+        "Incident volume",
+        "Incidents reported in the period (by their reported time), after exclusions and "
+        "filters. By severity and category: the incident's current one. By service: an "
+        "incident counts once for its primary service and once for each other affected "
+        "service, so the service bars can add up to more than the total; by team likewise "
+        "for the owning and involved teams. A reopened incident counts once, in the period it "
+        "was reported.",
+    ),
+    Definition(
+        "mtta",
+        "Mean time to acknowledge (MTTA)",
+        "Over incidents acknowledged in the period: the mean and the median of acknowledged "
+        "time − reported time. Acknowledged is the first move to Investigating; a reopen does "
+        "not acknowledge again, so a reopened incident counts once, with its first "
+        "acknowledgement. Numerator: the summed durations; denominator: the number of "
+        "incidents.",
+    ),
+    Definition(
+        "mttr",
+        "Mean time to resolve (MTTR)",
+        "Over incidents resolved in the period and still resolved or closed at the time of "
+        "reading (a reopened incident drops out until it is resolved again, then counts in the "
+        "period of its last resolution): the mean and the median repair time. Repair time is "
+        "detected time → resolved time. For a reopened incident it is the sum of its impact "
+        "periods (each from detection or the reopen to mitigation or resolution) plus the time "
+        "from the end of the last impact period to the final resolution: the time between an "
+        "earlier resolution and the reopen is not counted, because the service was thought "
+        "healthy then, and nor is an earlier cycle's mitigated-but-unresolved time, which the "
+        "impact periods do not record. For an incident never reopened the two agree.",
+    ),
+    Definition(
+        "sla",
+        "SLA compliance per phase",
+        "Per phase (acknowledge, mitigate, resolve): met ÷ (met + breached), over SLA timers "
+        "that ended in the period — met (without a breach) at their met time, or breached at "
+        "their breach time. A timer met after its breach counts as breached. Timers stopped "
+        "without a verdict (dismissed, duplicate, superseded by a reopen) and running timers "
+        "are left out. A reopened incident has one timer per phase per impact period, each "
+        "counted.",
+    ),
+    Definition(
+        "cadence",
+        "Status-update cadence adherence",
+        "Status updates posted in the period that answered a cadence deadline (their severity "
+        "had a required update interval): on time (posted by the deadline) ÷ all of them. "
+        "Updates on incidents of a severity without a cadence are left out.",
+    ),
+    Definition(
+        "postmortem_completion",
+        "Post-mortem completion",
+        "Over incidents resolved in the period (as for MTTR) whose post-mortem decision says "
+        "one is required: the share with a published post-mortem (one later being revised "
+        "still counts as published).",
+    ),
+    Definition(
+        "postmortem_timeliness",
+        "Post-mortem timeliness",
+        "Of the published post-mortems above: the share first published by the review due "
+        "time (a post-mortem without a review due time counts as on time).",
+    ),
+    Definition(
+        "action_items",
+        "Action-item completion",
+        "Action items of the counted incidents' post-mortems with a due date in the period "
+        "(dates in the organisation's time zone): done ÷ due. Items marked “won't do” are left "
+        "out. On time: done items completed on or before their due date (completion date in "
+        "the organisation's time zone) ÷ done items; the rest were late.",
+    ),
+    Definition(
+        "reopen_rate",
+        "Reopen rate",
+        "Of the incidents reported in the period: the share reopened at least once so far.",
+    ),
+    Definition(
+        "alert_share",
+        "Alert-created incidents",
+        "Of the incidents reported in the period: the share opened from an alert (source "
+        "“Alert”), as opposed to by hand, the API or the command line.",
+    ),
+    Definition(
+        "between",
+        "Mean time between incidents per service",
+        "Per primary service with at least two incidents reported in the period: (last "
+        "reported time − first reported time) ÷ (number of incidents − 1). Only the primary "
+        "service counts here, so each incident belongs to one service. Services with fewer "
+        "than two incidents have no value.",
+    ),
+]
+
+BY_KEY = {definition.key: definition for definition in KPIS}

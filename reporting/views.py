@@ -1,0 +1,175 @@
+"""The manager dashboard: KPIs with their arithmetic and definitions, and volume charts whose
+bars drill down to the incident list filtered the same way."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.http import QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.selectors import incident_list
+from reporting import definitions, kpis
+from reporting.forms import ReportFilterForm
+from reporting.svg import ChartBar, bar_chart
+from tenancy.access import org_view
+from tenancy.roles import Capability
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the KPI table."""
+
+    name: str
+    value: str
+    arithmetic: str
+    definition: definitions.Definition
+    href: str | None = None
+
+
+def human(duration: datetime.timedelta | None) -> str:
+    """A duration the way people say it: 2 d 3 h, 1 h 5 min, 4 min 10 s."""
+    if duration is None:
+        return "—"
+    seconds = round(duration.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    return f"{seconds} s"
+
+
+def _percent(ratio: kpis.Ratio) -> str:
+    return "—" if ratio.percent is None else f"{ratio.percent:g} %"
+
+
+def _ratio_row(key: str, ratio: kpis.Ratio, of: str, name: str | None = None) -> Row:
+    definition = definitions.BY_KEY[key]
+    arithmetic = (
+        f"{ratio.numerator} ÷ {ratio.denominator} {of}" if ratio.denominator else f"no {of}"
+    )
+    return Row(name or definition.name, _percent(ratio), arithmetic, definition)
+
+
+def _duration_row(key: str, durations: kpis.Durations) -> Row:
+    definition = definitions.BY_KEY[key]
+    if not durations.count:
+        return Row(definition.name, "—", "no incidents", definition)
+    noun = "incident" if durations.count == 1 else "incidents"
+    arithmetic = (
+        f"{human(durations.total)} ÷ {durations.count} {noun}; median {human(durations.median)}"
+    )
+    return Row(definition.name, human(durations.mean), arithmetic, definition)
+
+
+def kpi_rows(report: kpis.Report, volume_href: str) -> list[Row]:
+    volume = definitions.BY_KEY["volume"]
+    rows = [
+        Row(volume.name, str(report.volume), "incidents reported", volume, volume_href),
+        _duration_row("mtta", report.mtta),
+        _duration_row("mttr", report.mttr),
+    ]
+    for phase, ratio in report.sla.items():
+        rows.append(_ratio_row("sla", ratio, "timers met", f"SLA compliance: {phase.capitalize()}"))
+    rows += [
+        _ratio_row("cadence", report.cadence, "updates on time"),
+        _ratio_row("postmortem_completion", report.postmortem_completion, "published"),
+        _ratio_row("postmortem_timeliness", report.postmortem_timeliness, "on time"),
+        _ratio_row("action_items", report.action_items, "due items done"),
+        _ratio_row(
+            "action_items",
+            report.action_items_on_time,
+            "done items on time",
+            "Action items done on time",
+        ),
+        _ratio_row("reopen_rate", report.reopen_rate, "incidents reopened"),
+        _ratio_row("alert_share", report.alert_share, "incidents from alerts"),
+    ]
+    return rows
+
+
+def _list_query(period: kpis.Period, filters: kpis.Filters) -> QueryDict:
+    """The incident list's query string for the same incidents the dashboard counts."""
+    query = QueryDict(mutable=True)
+    query["since"] = period.first.isoformat()
+    query["until"] = period.last.isoformat()
+    if not filters.include_excluded:
+        query["counted"] = "true"
+    for name in ("team", "service", "severity", "category"):
+        value = getattr(filters, name)
+        if value is not None:
+            query[name] = str(value.pk)
+    return query
+
+
+def _linked(bars: list[kpis.Bar], *, dimension: str, base: str, query: QueryDict):
+    """(bar, href) for each bar. No link where the list cannot express it: no value (e.g. no
+    category), or the dashboard already filters this dimension by another value."""
+    chosen = query.get(dimension)
+    linked = []
+    for bar in bars:
+        href = None
+        if bar.key is not None and chosen in (None, str(bar.key)):
+            narrowed = query.copy()
+            narrowed[dimension] = str(bar.key)
+            href = f"{base}?{narrowed.urlencode()}"
+        linked.append((bar, href))
+    return linked
+
+
+def _chart(linked, *, title: str):
+    bars = [ChartBar(bar.label, bar.count, href) for bar, href in linked]
+    return bar_chart(bars, title=title) if bars else None
+
+
+@org_view(Capability.VIEW_DASHBOARDS, hidden=True)
+def dashboard(request, org_slug):
+    organization = request.org
+    tz = organization.tzinfo
+    today = timezone.now().astimezone(tz).date()
+    data = request.GET.copy()
+    data.setdefault("period", "30")
+    form = ReportFilterForm(data, organization=organization, today=today)
+    context = {"form": form, "report": None, "definitions": definitions}
+    if form.is_valid():
+        cleaned = form.cleaned_data
+        period = kpis.Period(cleaned["since"], cleaned["until"], tz)
+        filters = kpis.Filters(
+            team=cleaned["team"],
+            service=cleaned["service"],
+            severity=cleaned["severity"],
+            category=cleaned["category"],
+            include_excluded=cleaned["include_excluded"],
+        )
+        visible = incident_list(
+            organization=organization, user=request.user, membership=request.membership
+        )
+        report = kpis.report(
+            incidents=visible, organization=organization, period=period, filters=filters
+        )
+        base = reverse("incidents:incident_list", kwargs={"org_slug": organization.slug})
+        query = _list_query(period, filters)
+        volume_href = f"{base}?{query.urlencode()}"
+        context.update(
+            report=report,
+            rows=kpi_rows(report, volume_href),
+            volume_href=volume_href,
+            severity_chart=_chart(
+                _linked(report.by_severity, dimension="severity", base=base, query=query),
+                title="Incidents by severity",
+            ),
+            service_chart=_chart(
+                _linked(report.by_service, dimension="service", base=base, query=query),
+                title="Incidents by service",
+            ),
+            category_bars=_linked(report.by_category, dimension="category", base=base, query=query),
+            team_bars=_linked(report.by_team, dimension="team", base=base, query=query),
+            between=[(b, human(b.mean)) for b in report.between],
+        )
+    return render(request, "reporting/dashboard.html", context)
