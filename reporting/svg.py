@@ -8,7 +8,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 ROW = 28
 BAR = 18
-LABEL_WIDTH = 160
+LABEL_WIDTH = 130
 NUMBER_WIDTH = 48
 
 
@@ -19,11 +19,11 @@ class ChartBar:
     href: str | None = None
 
 
-def _shorten(label: str, limit: int = 24) -> str:
+def _shorten(label: str, limit: int = 18) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def bar_chart(bars: list[ChartBar], *, title: str, width: int = 560) -> SafeString:
+def bar_chart(bars: list[ChartBar], *, title: str, width: int = 440) -> SafeString:
     """A horizontal bar chart, one row per bar, longest bar = the largest count."""
     height = max(len(bars), 1) * ROW + 8
     plot = width - LABEL_WIDTH - NUMBER_WIDTH
@@ -33,8 +33,8 @@ def bar_chart(bars: list[ChartBar], *, title: str, width: int = 560) -> SafeStri
         y = 4 + index * ROW
         length = max(round(plot * bar.count / largest), 2 if bar.count else 0)
         shapes = format_html(
-            '<rect x="{}" y="{}" width="{}" height="{}" rx="2" class="bar"></rect>'
-            '<text x="{}" y="{}" class="num">{}</text>',
+            '<rect x="{}" y="{}" width="{}" height="{}" rx="2" class="vc-bar"></rect>'
+            '<text x="{}" y="{}" class="vc-num">{}</text>',
             LABEL_WIDTH,
             y + (ROW - BAR) // 2,
             length,
@@ -53,7 +53,7 @@ def bar_chart(bars: list[ChartBar], *, title: str, width: int = 560) -> SafeStri
             )
         rows.append(
             format_html(
-                '<g><title>{}: {}</title><text x="{}" y="{}" class="label" text-anchor="end">{}'
+                '<g><title>{}: {}</title><text x="{}" y="{}" class="vc-label" text-anchor="end">{}'
                 "</text>{}</g>",
                 bar.label,
                 bar.count,
@@ -64,9 +64,11 @@ def bar_chart(bars: list[ChartBar], *, title: str, width: int = 560) -> SafeStri
             )
         )
     style = (
-        "<style>.bar{fill:#2563eb}a:hover .bar,a:focus .bar{fill:#1e40af}"
-        ".label,.num{font:13px system-ui,sans-serif;fill:#1f2937}"
-        "a .num{text-decoration:underline}</style>"
+        # Prefixed classes: the page's own .bar and .num rules would apply inside the SVG too
+        # (CSS `width` overrides a rect's width attribute).
+        "<style>.vc-bar{fill:#2563eb}a:hover .vc-bar,a:focus .vc-bar{fill:#1e40af}"
+        ".vc-label,.vc-num{font:13px system-ui,sans-serif;fill:#1f2937}"
+        "a .vc-num{text-decoration:underline;fill:#1d4ed8}</style>"
     )
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{}" height="{}" '

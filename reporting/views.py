@@ -49,11 +49,9 @@ def _percent(ratio: kpis.Ratio) -> str:
     return "—" if ratio.percent is None else f"{ratio.percent:g} %"
 
 
-def _ratio_row(key: str, ratio: kpis.Ratio, of: str, name: str | None = None) -> Row:
+def _ratio_row(key: str, ratio: kpis.Ratio, of: str, empty: str, name: str | None = None) -> Row:
     definition = definitions.BY_KEY[key]
-    arithmetic = (
-        f"{ratio.numerator} ÷ {ratio.denominator} {of}" if ratio.denominator else f"no {of}"
-    )
+    arithmetic = f"{ratio.numerator} ÷ {ratio.denominator} {of}" if ratio.denominator else empty
     return Row(name or definition.name, _percent(ratio), arithmetic, definition)
 
 
@@ -76,20 +74,36 @@ def kpi_rows(report: kpis.Report, volume_href: str) -> list[Row]:
         _duration_row("mttr", report.mttr),
     ]
     for phase, ratio in report.sla.items():
-        rows.append(_ratio_row("sla", ratio, "timers met", f"SLA compliance: {phase.capitalize()}"))
+        rows.append(
+            _ratio_row(
+                "sla",
+                ratio,
+                "timers met",
+                "no timer met or breached",
+                f"SLA compliance: {phase.capitalize()}",
+            )
+        )
     rows += [
-        _ratio_row("cadence", report.cadence, "updates on time"),
-        _ratio_row("postmortem_completion", report.postmortem_completion, "published"),
-        _ratio_row("postmortem_timeliness", report.postmortem_timeliness, "on time"),
-        _ratio_row("action_items", report.action_items, "due items done"),
+        _ratio_row("cadence", report.cadence, "updates on time", "no update with a cadence"),
+        _ratio_row(
+            "postmortem_completion",
+            report.postmortem_completion,
+            "published",
+            "no post-mortem required",
+        ),
+        _ratio_row(
+            "postmortem_timeliness", report.postmortem_timeliness, "on time", "none published"
+        ),
+        _ratio_row("action_items", report.action_items, "due items done", "no item due"),
         _ratio_row(
             "action_items",
             report.action_items_on_time,
             "done items on time",
+            "no item done",
             "Action items done on time",
         ),
-        _ratio_row("reopen_rate", report.reopen_rate, "incidents reopened"),
-        _ratio_row("alert_share", report.alert_share, "incidents from alerts"),
+        _ratio_row("reopen_rate", report.reopen_rate, "incidents reopened", "no incidents"),
+        _ratio_row("alert_share", report.alert_share, "incidents from alerts", "no incidents"),
     ]
     return rows
 

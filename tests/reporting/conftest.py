@@ -11,6 +11,15 @@ from django_scopes import scopes_disabled
 from incidents.lifecycle import Status
 from incidents.models import ImpactPeriod, Incident, SlaTimer, StatusUpdate
 from postmortems.models import ActionItem, PostMortem, PostMortemDecision
+
+# The browser test's fixtures: Debian's chromium, the live server, the demo people, screenshots.
+from tests.e2e.conftest import (  # noqa: F401
+    browser_type_launch_args,
+    demo,
+    fill_login_form,
+    screenshot,
+    sign_in,
+)
 from tests.factories import TeamFactory
 from tests.incidents.factories import CategoryFactory, ServiceFactory, declare, severity
 
