@@ -13,11 +13,12 @@ PERIODS = [
     ("90", "Last 90 days"),
     ("custom", "Custom"),
 ]
+PRESET_DAYS = {"7": 7, "30": 30, "90": 90}
 LONGEST_DAYS = 3 * 366
 
 
 class ReportFilterForm(forms.Form):
-    period = forms.ChoiceField(choices=PERIODS, initial="30", required=False)
+    period = forms.ChoiceField(choices=PERIODS)
     since = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -32,9 +33,15 @@ class ReportFilterForm(forms.Form):
     category = forms.ModelChoiceField(Category.objects.none(), required=False, empty_label="Any")
     include_excluded = forms.BooleanField(label="Include excluded incidents", required=False)
 
-    def __init__(self, *args, organization, today: datetime.date, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.today = today
+    def __init__(self, data, *, organization, today: datetime.date, **kwargs):
+        data = data.copy()
+        period = data.get("period") or "30"
+        data["period"] = period
+        if period in PRESET_DAYS:
+            # A preset fills the dates, so the form shows which days it covers.
+            data["until"] = today.isoformat()
+            data["since"] = (today - datetime.timedelta(days=PRESET_DAYS[period] - 1)).isoformat()
+        super().__init__(data, **kwargs)
         # Choice lists per request, inside the request's scope (see docs/tenancy.md).
         self.fields["team"].queryset = Team.objects.filter(organization=organization)
         self.fields["service"].queryset = Service.objects.filter(organization=organization)
@@ -45,17 +52,11 @@ class ReportFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        period = data.get("period") or "30"
-        if period == "custom":
-            since, until = data.get("since"), data.get("until")
-            if since is None or until is None:
-                raise forms.ValidationError("Choose both dates of a custom period.")
-            if since > until:
-                raise forms.ValidationError("The period must end on or after its first day.")
-            if (until - since).days >= LONGEST_DAYS:
-                raise forms.ValidationError("Choose a period of at most three years.")
-        else:
-            data["until"] = self.today
-            data["since"] = self.today - datetime.timedelta(days=int(period) - 1)
-        data["period"] = period
+        since, until = data.get("since"), data.get("until")
+        if since is None or until is None:
+            raise forms.ValidationError("Choose both dates of a custom period.")
+        if since > until:
+            raise forms.ValidationError("The period must end on or after its first day.")
+        if (until - since).days >= LONGEST_DAYS:
+            raise forms.ValidationError("Choose a period of at most three years.")
         return data

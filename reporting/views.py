@@ -147,9 +147,7 @@ def dashboard(request, org_slug):
     organization = request.org
     tz = organization.tzinfo
     today = timezone.now().astimezone(tz).date()
-    data = request.GET.copy()
-    data.setdefault("period", "30")
-    form = ReportFilterForm(data, organization=organization, today=today)
+    form = ReportFilterForm(request.GET, organization=organization, today=today)
     context = {"form": form, "report": None, "definitions": definitions}
     if form.is_valid():
         cleaned = form.cleaned_data

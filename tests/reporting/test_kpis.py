@@ -198,10 +198,18 @@ def test_restricted_incident_counts_only_for_readers_who_may_see_it(
 
     manager = make_member(acme, Role.MANAGER)
     with scopes_disabled():
-        Incident.objects.filter(pk=march.h.pk).update(is_restricted=True)
+        Incident.objects.filter(pk__in=[march.b.pk, march.h.pk]).update(is_restricted=True)
 
     assert run(acme, acme_admin).volume == 4
-    assert run(acme, manager).volume == 3
+    hidden = run(acme, manager)
+    assert hidden.volume == 2  # A, C
+    assert {(bar.key, bar.count) for bar in hidden.by_service} == {
+        (march.s1.pk, 1),
+        (march.s2.pk, 1),
+    }
+    assert hidden.mttr.total == 2 * HOUR  # A only
+    assert (hidden.sla["acknowledge"].numerator, hidden.sla["acknowledge"].denominator) == (1, 1)
+    assert hidden.between == []
     with scopes_disabled():
         assign_perm("view_incident", manager.user, Incident.objects.get(pk=march.h.pk))
-    assert run(acme, manager).volume == 4
+    assert run(acme, manager).volume == 3

@@ -62,6 +62,19 @@ def test_default_period_is_the_last_30_days(acme, manager, login):
     assert "No incidents were reported in this period" in response.content.decode()
 
 
+def test_a_preset_period_ends_today_in_the_organisations_time_zone(acme, manager, login):
+    import datetime
+
+    from django.utils import timezone
+
+    today = timezone.now().astimezone(acme.tzinfo).date()
+    response = login(manager).get(url(), {"period": "7", "since": "2020-01-01"})
+
+    period = response.context["report"].period
+    assert (period.first, period.last) == (today - datetime.timedelta(days=6), today)
+    assert f'value="{period.first.isoformat()}"' in response.content.decode()
+
+
 def test_include_excluded_toggle(march, manager, login):
     client = login(manager)
 
@@ -188,3 +201,17 @@ def test_query_count_does_not_grow_with_the_incidents(march, acme, admin, manage
 
     assert volume(client.get(url(), MARCH_QUERY)) == 14
     assert _queries(client) == before
+
+
+def test_the_incident_lists_counted_filter_splits_counted_and_excluded(march, manager, login):
+    client = login(manager)
+    incidents = reverse("incidents:incident_list", kwargs={"org_slug": "acme"})
+    march_only = {"since": "2026-03-01", "until": "2026-03-31"}
+
+    assert list_count(client, f"{incidents}?counted=true&since=2026-03-01&until=2026-03-31") == 4
+    excluded = client.get(incidents, {**march_only, "counted": "false"})
+    assert {i.pk for i in excluded.context["page"].object_list} == {
+        march.e.pk,
+        march.f.pk,
+        march.g.pk,
+    }
