@@ -168,10 +168,13 @@ def dashboard(request, org_slug):
         base = reverse("incidents:incident_list", kwargs={"org_slug": organization.slug})
         query = _list_query(period, filters)
         volume_href = f"{base}?{query.urlencode()}"
+        excluded = query.copy()
+        excluded["counted"] = "false"
         context.update(
             report=report,
             rows=kpi_rows(report, volume_href),
             volume_href=volume_href,
+            excluded_href=f"{base}?{excluded.urlencode()}",
             severity_chart=_chart(
                 _linked(report.by_severity, dimension="severity", base=base, query=query),
                 title="Incidents by severity",

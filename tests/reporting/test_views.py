@@ -50,7 +50,7 @@ def test_manager_sees_the_kpis_with_definitions(march, manager, login):
     body = response.content.decode()
     assert "How is this computed" in body
     assert "Mean time to resolve (MTTR)" in body
-    assert "3 excluded incidents" in body
+    assert "3 excluded incidents</a>" in body
     assert "<svg" in body
 
 
@@ -99,6 +99,8 @@ def test_every_bar_counts_the_same_as_the_incident_list_it_links_to(
         if href:
             assert list_count(client, href) == bar.count, bar.label
     assert list_count(client, context["volume_href"]) == volume(response)
+    if not include_excluded:
+        assert list_count(client, context["excluded_href"]) == context["report"].excluded == 3
 
 
 def test_a_filtered_dashboard_links_only_what_the_list_can_show(march, manager, login):
