@@ -88,7 +88,7 @@ def test_compliance_generates_and_sends_a_report(world, live_server, page):
     shot(page, "obligation-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 
-    page.get_by_role("link", name="Reports", exact=True).click()
+    page.get_by_role("link", name="Regulatory reports", exact=True).click()
     expect(page.locator("table tbody tr")).to_have_count(1)
     shot(page, "list")
 
