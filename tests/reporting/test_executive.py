@@ -221,7 +221,7 @@ def test_the_pdf_is_e_mailed_to_members_and_addresses_once_delivered(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_sweeps_make_one_report(march, acme, admin):
+def test_two_concurrent_sweeps_make_one_report(march, acme, admin, caplog):
     make_schedule(acme, admin)
     barrier = threading.Barrier(2)
     results, errors = [], []
@@ -244,6 +244,8 @@ def test_two_concurrent_sweeps_make_one_report(march, acme, admin):
     assert errors == []
     assert sorted(results) == [0, 1]
     assert len(reports(acme)) == 1
+    # The second sweep skipped the claimed row: it did not fail on the unique constraint.
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
 
 
 # — pages ——————————————————————————————————————————————————————————————————————————
