@@ -236,6 +236,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 1800},
     },
+    # Scheduled executive reports: render, store and e-mail the ones that are due.
+    "sweep-executive-reports": {
+        "task": "reporting.tasks.sweep_executive_reports_task",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
     # Retention: delete or anonymise what is past its policy and not under a legal hold.
     "purge-retention": {
         "task": "compliance.retention.tasks.purge_retention_task",

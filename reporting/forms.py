@@ -1,11 +1,15 @@
 """The dashboard's filter form: a period and the same narrowing the incident list offers."""
 
 import datetime
+import re
 
 from django import forms
+from django.core.validators import validate_email
 
+from reporting.models import ReportSchedule
 from taxonomy.models import Category, Service, SeverityLevel
-from tenancy.models import Team
+from tenancy.models import Team, User
+from tenancy.roles import Capability, Role, can
 
 PERIODS = [
     ("7", "Last 7 days"),
@@ -60,3 +64,99 @@ class ReportFilterForm(forms.Form):
         if (until - since).days >= LONGEST_DAYS:
             raise forms.ValidationError("Choose a period of at most three years.")
         return data
+
+
+class ScheduleForm(forms.ModelForm):
+    """An executive report schedule: when, and to whom (members who may view dashboards
+    and/or outside addresses, one per line)."""
+
+    emails = forms.CharField(
+        label="Outside e-mail addresses",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line (or separated by commas).",
+    )
+
+    class Meta:
+        model = ReportSchedule
+        fields = ["name", "frequency", "weekday", "day_of_month", "hour", "members", "is_enabled"]
+        widgets = {"members": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        roles = [role for role in Role.values if can(role, Capability.VIEW_DASHBOARDS)]
+        self.fields["members"].queryset = User.objects.filter(
+            memberships__organization=organization, memberships__role__in=roles, is_active=True
+        ).order_by("email")
+        self.fields["members"].label_from_instance = lambda u: f"{u.display_name} <{u.email}>"
+        self.fields["members"].help_text = "Members who may view dashboards."
+        self.fields["hour"] = forms.IntegerField(
+            min_value=0,
+            max_value=23,
+            initial=self.instance.hour if self.instance.pk else 8,
+            help_text=f"0–23, in the organisation's time zone ({organization.timezone}).",
+        )
+        self.fields["day_of_month"] = forms.IntegerField(
+            min_value=1,
+            max_value=28,
+            required=False,
+            help_text="1–28, for a monthly report.",
+        )
+        if self.instance.pk:
+            self.initial["emails"] = "\n".join(self.instance.emails)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        clash = ReportSchedule.objects.filter(organization=self.organization, name=name)
+        if self.instance.pk:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("A schedule with this name exists already.")
+        return name
+
+    def clean_emails(self):
+        addresses, invalid = [], []
+        for part in re.split(r"[\s,;]+", self.cleaned_data["emails"]):
+            if not part:
+                continue
+            try:
+                validate_email(part)
+            except forms.ValidationError:
+                invalid.append(part)
+                continue
+            if part.lower() not in {a.lower() for a in addresses}:
+                addresses.append(part)
+        if invalid:
+            raise forms.ValidationError(
+                "Not a valid e-mail address: %(addresses)s.",
+                params={"addresses": ", ".join(invalid)},
+            )
+        return addresses
+
+    def clean(self):
+        cleaned = super().clean()
+        frequency = cleaned.get("frequency")
+        if frequency == ReportSchedule.Frequency.WEEKLY:
+            cleaned["day_of_month"] = None
+            if cleaned.get("weekday") is None:
+                self.add_error("weekday", "Choose the day of the week a weekly report is sent.")
+        elif frequency == ReportSchedule.Frequency.MONTHLY:
+            cleaned["weekday"] = None
+            if cleaned.get("day_of_month") is None and "day_of_month" not in self.errors:
+                self.add_error("day_of_month", "Choose the day of the month (1–28).")
+        if not cleaned.get("members") and not cleaned.get("emails") and "emails" not in self.errors:
+            raise forms.ValidationError("Choose at least one recipient: a member or an address.")
+        return cleaned
+
+    def _post_clean(self):
+        self.instance.organization = self.organization
+        super()._post_clean()
+        self.instance.emails = self.cleaned_data.get("emails", [])
+
+
+class GenerateForm(forms.Form):
+    frequency = forms.ChoiceField(
+        choices=[("weekly", "Last full week"), ("monthly", "Last full month")],
+        label="Period",
+    )

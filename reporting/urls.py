@@ -6,4 +6,14 @@ app_name = "reporting"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("executive/", views.executive_list, name="executive_list"),
+    path("executive/generate/", views.executive_generate, name="executive_generate"),
+    path("executive/<int:report_id>/pdf/", views.executive_pdf, name="executive_pdf"),
+    path("executive/schedules/new/", views.schedule_create, name="schedule_create"),
+    path("executive/schedules/<int:schedule_id>/", views.schedule_edit, name="schedule_edit"),
+    path(
+        "executive/schedules/<int:schedule_id>/delete/",
+        views.schedule_delete,
+        name="schedule_delete",
+    ),
 ]

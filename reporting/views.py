@@ -4,17 +4,21 @@ bars drill down to the incident list filtered the same way."""
 import datetime
 from dataclasses import dataclass
 
-from django.http import QueryDict
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from incidents.selectors import incident_list
-from reporting import definitions, kpis
-from reporting.forms import ReportFilterForm
+from reporting import definitions, kpis, services
+from reporting.forms import GenerateForm, ReportFilterForm, ScheduleForm
+from reporting.models import ExecutiveReport, ReportSchedule
 from reporting.svg import ChartBar, bar_chart
 from tenancy.access import org_view
-from tenancy.roles import Capability
+from tenancy.roles import Capability, can
 
 
 @dataclass(frozen=True)
@@ -188,3 +192,102 @@ def dashboard(request, org_slug):
             between=[(b, human(b.mean)) for b in report.between],
         )
     return render(request, "reporting/dashboard.html", context)
+
+
+# — executive reports ————————————————————————————————————————————————————————————————
+
+PAGE_SIZE = 20
+
+
+def _executive_list_url(organization) -> str:
+    return reverse("reporting:executive_list", kwargs={"org_slug": organization.slug})
+
+
+@org_view(Capability.VIEW_DASHBOARDS, hidden=True)
+def executive_list(request, org_slug):
+    """Schedules with their next run, "Generate now", and the past reports."""
+    organization = request.org
+    reports = (
+        ExecutiveReport.objects.filter(organization=organization)
+        .select_related("schedule", "generated_by")
+        .defer("pdf")
+    )
+    page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "schedules": ReportSchedule.objects.filter(organization=organization).prefetch_related(
+            "members"
+        ),
+        "page": page,
+        "may_manage": can(request.membership.role, Capability.MANAGE_REPORTS),
+        "generate_form": GenerateForm(),
+    }
+    return render(request, "reporting/executive_list.html", context)
+
+
+def _schedule_form(request, schedule: ReportSchedule | None):
+    organization = request.org
+    form = ScheduleForm(
+        request.POST if request.method == "POST" else None,
+        instance=schedule,
+        organization=organization,
+    )
+    if request.method == "POST" and form.is_valid():
+        services.schedule_save(
+            organization=organization,
+            actor=request.user,
+            schedule=form.instance,
+            members=form.cleaned_data["members"],
+        )
+        messages.success(request, f"Schedule “{form.instance.name}” saved.")
+        return redirect(_executive_list_url(organization))
+    return render(request, "reporting/schedule_form.html", {"form": form, "schedule": schedule})
+
+
+@org_view(Capability.MANAGE_REPORTS, hidden=True)
+def schedule_create(request, org_slug):
+    return _schedule_form(request, None)
+
+
+@org_view(Capability.MANAGE_REPORTS, hidden=True)
+def schedule_edit(request, org_slug, schedule_id):
+    schedule = get_object_or_404(ReportSchedule, organization=request.org, pk=schedule_id)
+    return _schedule_form(request, schedule)
+
+
+@require_POST
+@org_view(Capability.MANAGE_REPORTS, hidden=True)
+def schedule_delete(request, org_slug, schedule_id):
+    schedule = get_object_or_404(ReportSchedule, organization=request.org, pk=schedule_id)
+    services.schedule_delete(organization=request.org, actor=request.user, schedule=schedule)
+    messages.success(request, f"Schedule “{schedule.name}” deleted.")
+    return redirect(_executive_list_url(request.org))
+
+
+@require_POST
+@org_view(Capability.MANAGE_REPORTS, hidden=True)
+def executive_generate(request, org_slug):
+    """ "Generate now": store the report of the last full week or month (not e-mailed)."""
+    form = GenerateForm(request.POST)
+    if form.is_valid():
+        report = services.executive_report_generate(
+            organization=request.org,
+            actor=request.user,
+            frequency=form.cleaned_data["frequency"],
+        )
+        messages.success(
+            request,
+            f"Report for {report.period_start:%-d %b %Y} – {report.period_end:%-d %b %Y} "
+            "generated.",
+        )
+    return redirect(_executive_list_url(request.org))
+
+
+@org_view(Capability.VIEW_DASHBOARDS, hidden=True)
+def executive_pdf(request, org_slug, report_id):
+    """The stored PDF, byte for byte."""
+    report = get_object_or_404(ExecutiveReport, organization=request.org, pk=report_id)
+    response = HttpResponse(bytes(report.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

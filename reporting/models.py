@@ -1,0 +1,124 @@
+"""Scheduled executive reports: per-organisation schedules that render the executive PDF for the
+last full week or month and e-mail it, and the stored reports themselves."""
+
+from django.db import models
+from django.utils import timezone
+
+from tenancy.models import OrgOwned, User
+
+
+class ReportSchedule(OrgOwned):
+    """When to send an organisation's executive report, and to whom. `next_run_at` is the
+    deadline the sweeper claims (SELECT … FOR UPDATE SKIP LOCKED); it is computed from the
+    weekday or day of month and the hour in the organisation's time zone."""
+
+    class Frequency(models.TextChoices):
+        WEEKLY = "weekly", "Weekly (the last full week, Monday to Sunday)"
+        MONTHLY = "monthly", "Monthly (the last full month)"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    name = models.CharField(max_length=120)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices)
+    weekday = models.PositiveSmallIntegerField(
+        choices=Weekday.choices, null=True, blank=True, help_text="For a weekly report."
+    )
+    day_of_month = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="1–28, for a monthly report."
+    )
+    hour = models.PositiveSmallIntegerField(
+        default=8, help_text="0–23, in the organisation's time zone."
+    )
+    members = models.ManyToManyField(
+        User, blank=True, related_name="+", verbose_name="member recipients"
+    )
+    emails = models.JSONField(
+        default=list, blank=True, help_text="Outside e-mail addresses that receive the report."
+    )
+    is_enabled = models.BooleanField("enabled", default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(hour__lte=23), name="schedule_hour_0_23"),
+            models.CheckConstraint(
+                condition=models.Q(frequency="weekly", weekday__lte=6, day_of_month__isnull=True)
+                | models.Q(
+                    frequency="monthly",
+                    weekday__isnull=True,
+                    day_of_month__gte=1,
+                    day_of_month__lte=28,
+                ),
+                name="schedule_weekday_or_day_of_month",
+            ),
+            models.UniqueConstraint(fields=["organization", "name"], name="schedule_unique_name"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_run_at"],
+                condition=models.Q(is_enabled=True),
+                name="schedule_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExecutiveReport(OrgOwned):
+    """One rendered executive report for one period, its PDF stored in the database. At most
+    one scheduled report per schedule and period; "Generate now" writes manual ones."""
+
+    schedule = models.ForeignKey(
+        ReportSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="The last day of the period, included.")
+    generated_at = models.DateTimeField(default=timezone.now)
+    generated_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when the schedule's task generated it.",
+    )
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    page_count = models.PositiveIntegerField(default=0)
+    size = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-generated_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "period_start"],
+                condition=models.Q(schedule__isnull=False, generated_by__isnull=True),
+                name="executive_report_once_per_scheduled_period",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="executive_report_period_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-generated_at"], name="executive_org_generated")
+        ]
+
+    def __str__(self) -> str:
+        return f"Executive report {self.period_start} – {self.period_end}"
+
+    @property
+    def filename(self) -> str:
+        return f"executive-report-{self.period_start:%Y-%m-%d}-{self.period_end:%Y-%m-%d}.pdf"
