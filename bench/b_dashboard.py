@@ -40,6 +40,7 @@ def env() -> dict:
         **os.environ,
         "DATABASE_URL": DSN.replace("postgresql", "postgres"),
         "DEBUG": "1",
+        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5"),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/5"),
     }

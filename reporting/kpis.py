@@ -11,6 +11,7 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field, replace
 
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Avg,
@@ -380,7 +381,21 @@ def between_incidents(incidents: QuerySet[Incident], period: Period) -> list[Bet
 def report(
     *, incidents: QuerySet[Incident], organization, period: Period, filters: Filters
 ) -> Report:
-    """Every KPI of the dashboard for the visible `incidents` of `organization`."""
+    """Every KPI of the dashboard for the visible `incidents` of `organization`.
+
+    In one transaction with PostgreSQL's JIT off: the visibility subquery inflates the plans'
+    estimated costs past the JIT thresholds, and compiling took 0.1–0.6 s per query at 1 M
+    incidents, more than the queries themselves (bench/README.md, B-dash)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        return _report(
+            incidents=incidents, organization=organization, period=period, filters=filters
+        )
+
+
+def _report(
+    *, incidents: QuerySet[Incident], organization, period: Period, filters: Filters
+) -> Report:
     base = counted(incidents, filters)
     totals = volume(base, period)
     completion, timeliness = postmortems(base, period)
