@@ -130,8 +130,7 @@ def measure(loads: int) -> list[dict]:
             response = client.get(url, query)
             first = (time.perf_counter() - first) * 1000
             assert response.status_code == 200, response.status_code
-            assert response.context["report"] is not None, "the form was not valid"
-            volume = response.context["report"].volume
+            assert b"incidents reported" in response.content, "no KPI table (invalid form?)"
             times = []
             for _ in range(loads):
                 started = time.perf_counter()
@@ -142,7 +141,6 @@ def measure(loads: int) -> list[dict]:
                 "org": slug,
                 "incidents": total,
                 "case": case,
-                "volume": volume,
                 "first": first,
                 "p50": statistics.median(times),
                 "p95": percentile(times, 0.95),
@@ -153,7 +151,7 @@ def measure(loads: int) -> list[dict]:
             results.append(row)
             verdict = "met" if row["p95"] <= row["target"] else "MISSED"
             print(
-                f"{slug} ({total:,} incidents), {case} (30 days: {volume:,} counted): "
+                f"{slug} ({total:,} incidents), {case}, last 30 days: "
                 f"first {first:.0f} ms, p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms, "
                 f"max {row['max']:.0f} ms — target p95 ≤ {row['target']} ms {verdict} "
                 f"(load {row['load']:.2f})"
