@@ -11,6 +11,7 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field, replace
 
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Avg,
@@ -304,7 +305,13 @@ def sla_compliance(incidents: QuerySet[Incident], period: Period) -> dict[str, R
     for phase in Phase.values:
         counts[f"{phase}_met"] = Count("pk", filter=met & Q(phase=phase))
         counts[f"{phase}_breached"] = Count("pk", filter=breached & Q(phase=phase))
-    row = SlaTimer.objects.filter(incident__in=incidents.values("pk")).aggregate(**counts)
+    # Only timers met or breached in the period can count: narrowing to them first (same
+    # result) lets the sla_timer_met / sla_timer_breached indexes find them.
+    row = (
+        SlaTimer.objects.filter(incident__in=incidents.values("pk"))
+        .filter(period.q("met_at") | period.q("breached_at"))
+        .aggregate(**counts)
+    )
     return {
         phase: Ratio(row[f"{phase}_met"], row[f"{phase}_met"] + row[f"{phase}_breached"])
         for phase in Phase.values
@@ -374,7 +381,21 @@ def between_incidents(incidents: QuerySet[Incident], period: Period) -> list[Bet
 def report(
     *, incidents: QuerySet[Incident], organization, period: Period, filters: Filters
 ) -> Report:
-    """Every KPI of the dashboard for the visible `incidents` of `organization`."""
+    """Every KPI of the dashboard for the visible `incidents` of `organization`.
+
+    In one transaction with PostgreSQL's JIT off: the visibility subquery inflates the plans'
+    estimated costs past the JIT thresholds, and compiling took 0.1–0.6 s per query at 1 M
+    incidents, more than the queries themselves (bench/README.md, B-dash)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        return _report(
+            incidents=incidents, organization=organization, period=period, filters=filters
+        )
+
+
+def _report(
+    *, incidents: QuerySet[Incident], organization, period: Period, filters: Filters
+) -> Report:
     base = counted(incidents, filters)
     totals = volume(base, period)
     completion, timeliness = postmortems(base, period)

@@ -136,6 +136,12 @@ class Incident(ConcurrentTransitionMixin, OrgOwned):
             models.Index(fields=["organization", "status", "-number"], name="incident_org_status"),
             models.Index(fields=["organization", "severity", "-number"], name="incident_org_sev"),
             models.Index(fields=["organization", "-reported_at"], name="incident_org_reported"),
+            # The reporting KPIs (reporting/kpis.py): incidents resolved / acknowledged in a
+            # period of one organisation.
+            models.Index(fields=["organization", "resolved_at"], name="incident_org_resolved"),
+            models.Index(
+                fields=["organization", "acknowledged_at"], name="incident_org_acknowledged"
+            ),
             models.Index(fields=["organization", "primary_service"], name="incident_org_service"),
             models.Index(fields=["organization", "owning_team"], name="incident_org_team"),
             models.Index(fields=["organization", "commander"], name="incident_org_commander"),

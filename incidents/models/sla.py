@@ -147,6 +147,15 @@ class SlaTimer(OrgOwned):
                 ),
                 name="sla_timer_warn_due",
             ),
+            # SLA compliance over a period (reporting/kpis.py): timers met or breached in it.
+            models.Index(
+                fields=["met_at"], condition=models.Q(met_at__isnull=False), name="sla_timer_met"
+            ),
+            models.Index(
+                fields=["breached_at"],
+                condition=models.Q(breached_at__isnull=False),
+                name="sla_timer_breached",
+            ),
         ]
 
     def __str__(self) -> str:
