@@ -45,6 +45,7 @@ beat:
 test: install-dev
 	@$(PY) -m config.preflight --create-database
 	@test -x /usr/bin/chromium || { echo "Browser tests need Debian's chromium: apt-get install -y chromium (.ci/run does it)."; exit 1; }
+	@test -x /usr/bin/pdftotext || { echo "PDF tests need poppler: apt-get install -y poppler-utils (.ci/run does it)."; exit 1; }
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
