@@ -43,7 +43,7 @@ from incidents.models import Incident, TimelineEvent
 from incidents.services import record
 from incidents.sla import calendar_for
 from postmortems.policy import _filled
-from tenancy.audit import lock_chains
+from tenancy import sweeps
 from tenancy.models import Membership, User
 from tenancy.roles import Capability, Role, can
 from tenancy.scoping import org_scope
@@ -455,19 +455,18 @@ def _people(organization_id: int, roles: list[str]) -> list[User]:
 
 def _claim(at, size):
     with scopes_disabled():
-        rows = list(
-            IncidentObligation.objects.filter(next_fire_at__lte=at)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related(
-                "incident__organization",
-                "incident__severity",
-                "incident__commander",
-                "obligation__framework",
-            )
-            .order_by("next_fire_at", "pk")[:size]
-        )
-        lock_chains(r.organization_id for r in rows)  # one order: no deadlock
-        return rows
+        due = IncidentObligation.objects.filter(next_fire_at__lte=at)
+    return sweeps.claim(
+        due,
+        size,
+        related=(
+            "incident__organization",
+            "incident__severity",
+            "incident__commander",
+            "obligation__framework",
+        ),
+        order=("next_fire_at", "pk"),
+    )
 
 
 def _fire(row: IncidentObligation, now) -> str | None:

@@ -43,7 +43,7 @@ from incidents.services import (
     require_command,
 )
 from taxonomy.models import SeverityLevel
-from tenancy.audit import lock_chains
+from tenancy import sweeps
 from tenancy.models import Membership, Organization, User
 from tenancy.roles import Capability, Role, can
 from tenancy.scoping import org_scope
@@ -1106,15 +1106,9 @@ def _status_recipients(incident: Incident) -> list[User]:
 
 
 def _claim(queryset_for, at, size: int) -> list:
-    with scopes_disabled():  # the sweeper claims across organisations; it acts in scope
-        rows = list(
-            queryset_for(at)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("incident__organization", "incident__severity")
-            .order_by("pk")[:size]
-        )
-        lock_chains(r.organization_id for r in rows)  # one order: no deadlock
-        return rows
+    with scopes_disabled():  # the due rows of every organisation
+        queryset = queryset_for(at)
+    return sweeps.claim(queryset, size, related=("incident__organization", "incident__severity"))
 
 
 def _status_overdue(deadline: StatusDeadline, now) -> None:

@@ -15,20 +15,18 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Func, OuterRef
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django_scopes import scopes_disabled
 
 from incidents import notify
 from incidents.models import Incident, IncidentRole, TimelineEvent
 from incidents.services import _require, record
 from postmortems.models import PostMortem, PostMortemPolicy
 from postmortems.policy import TIMELINE_KIND, policy_for
-from tenancy.audit import lock_chains
+from tenancy import sweeps
 from tenancy.models import Membership, User
 from tenancy.roles import Capability, Role
 from tenancy.scoping import org_scope
 
 TIMELINE_IMPORT_LIMIT = 500
-CHUNK = 100
 
 
 def postmortem_path(postmortem: PostMortem) -> str:
@@ -203,18 +201,6 @@ def _due_for_escalation(at):
     )
 
 
-def _claim(queryset_for, at, size: int) -> list[PostMortem]:
-    with scopes_disabled():  # the sweeper claims across organisations; it acts in scope
-        rows = list(
-            queryset_for(at)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("incident__organization", "incident__severity", "owner")
-            .order_by("pk")[:size]
-        )
-        lock_chains(r.organization_id for r in rows)  # one order: no deadlock
-        return rows
-
-
 def _remind(postmortem: PostMortem, now) -> None:
     incident = postmortem.incident
     postmortem.reminded_at = now
@@ -267,19 +253,10 @@ def _escalate(postmortem: PostMortem, now) -> None:
     )
 
 
-def _pass(queryset_for, act, moment, limit: int) -> int:
-    done = 0
-    while done < limit:
-        at = moment()
-        with transaction.atomic():
-            rows = _claim(queryset_for, at, min(CHUNK, limit - done))
-            for row in rows:
-                with org_scope(row.organization_id):
-                    act(row, at)
-        done += len(rows)
-        if not rows:
-            break
-    return done
+def _pass(due, act, moment, limit: int) -> int:
+    return sweeps.run_pass(
+        due, act, moment, limit, related=("incident__organization", "incident__severity", "owner")
+    )
 
 
 def sweep(*, now: datetime | None = None, limit: int = 500) -> dict:

@@ -9,19 +9,14 @@ firing."""
 
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
-from django_scopes import scopes_disabled
 
 from compliance.reviews.models import Campaign, ReviewLine
 from compliance.reviews.services import campaign_path
 from incidents import notify
-from tenancy.audit import lock_chains
+from tenancy import sweeps
 from tenancy.models import Membership, User
 from tenancy.roles import Role
-from tenancy.scoping import org_scope
-
-CHUNK = 100
 
 
 def _local(campaign: Campaign, when: datetime) -> str:
@@ -42,18 +37,6 @@ def _due_for_escalation(at):
     return Campaign.objects.filter(
         status=Campaign.Status.OPEN, escalated_at__isnull=True, due_at__lte=at
     )
-
-
-def _claim(queryset_for, at, size: int) -> list[Campaign]:
-    with scopes_disabled():  # the sweeper claims across organisations; it acts in scope
-        rows = list(
-            queryset_for(at)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("organization")
-            .order_by("pk")[:size]
-        )
-        lock_chains(r.organization_id for r in rows)  # one order: no deadlock
-        return rows
 
 
 def _pending_reviewers(campaign: Campaign) -> list[User]:
@@ -111,19 +94,8 @@ def _escalate(campaign: Campaign, now) -> None:
     )
 
 
-def _pass(queryset_for, act, moment, limit: int) -> int:
-    done = 0
-    while done < limit:
-        at = moment()
-        with transaction.atomic():
-            rows = _claim(queryset_for, at, min(CHUNK, limit - done))
-            for row in rows:
-                with org_scope(row.organization_id):
-                    act(row, at)
-        done += len(rows)
-        if not rows:
-            break
-    return done
+def _pass(due, act, moment, limit: int) -> int:
+    return sweeps.run_pass(due, act, moment, limit, related=("organization",))
 
 
 def sweep(*, now: datetime | None = None, limit: int = 500) -> dict:
