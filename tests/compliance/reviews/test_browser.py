@@ -20,23 +20,8 @@ pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/shots")  # noqa: S108 — screenshots are for people, not for the repository
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "headless": True,
-        "args": [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],  # fmt: skip
-    }
+# Debian's chromium with the offline flags, as for every browser test.
+from tests.e2e.conftest import browser_type_launch_args  # noqa: E402, F401
 
 
 def shot(page, name):
