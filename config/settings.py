@@ -242,6 +242,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 240},
     },
+    # Daily KPI roll-ups: rebuild the days that changed (the dashboard counts them live
+    # meanwhile) and build the days never built.
+    "refresh-reporting-rollups": {
+        "task": "reporting.tasks.refresh_rollups_task",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Retention: delete or anonymise what is past its policy and not under a legal hold.
     "purge-retention": {
         "task": "compliance.retention.tasks.purge_retention_task",

@@ -386,8 +386,18 @@ def report(
     In one transaction with PostgreSQL's JIT off: the visibility subquery inflates the plans'
     estimated costs past the JIT thresholds, and compiling took 0.1–0.6 s per query at 1 M
     incidents, more than the queries themselves (bench/README.md, B-dash)."""
+    from reporting import rollups
+
+    outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:  # one snapshot: roll-ups, dirty marks and live counts agree
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute("SET LOCAL jit = off")
+        found = rollups.report(
+            incidents=incidents, organization=organization, period=period, filters=filters
+        )
+        if found is not None:
+            return found
         return _report(
             incidents=incidents, organization=organization, period=period, filters=filters
         )

@@ -1,6 +1,7 @@
 """Scheduled executive reports: per-organisation schedules that render the executive PDF for the
 last full week or month and e-mail it, and the stored reports themselves."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -122,3 +123,116 @@ class ExecutiveReport(OrgOwned):
     @property
     def filename(self) -> str:
         return f"executive-report-{self.period_start:%Y-%m-%d}-{self.period_end:%Y-%m-%d}.pdf"
+
+
+# — daily roll-ups ——————————————————————————————————————————————————————————————————————
+# Written and read with SQL by reporting/rollups.py (see its docstring); never audited.
+
+
+class RollupDay(models.Model):
+    """A day (in the organisation's time zone) whose roll-up rows are built. A day counts as
+    covered while it is built and has no `RollupDirty` row."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    built_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "day"], name="rollup_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}"
+
+
+class RollupDirty(models.Model):
+    """A day something it counts has changed since it was built; written by database
+    triggers (migration 0002), one row per writing statement — no unique key, so a writer
+    never waits on another — and deleted by the builder when it rebuilds the day."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day"], name="rollup_dirty_day")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} (dirty)"
+
+
+class Rollup(models.Model):
+    """One day's KPI sums for one slice: every incident (`fkind` 0), or those of one severity
+    (1), category (2), service (3: primary or affected) or team (4: owning or involved) —
+    `fvalue` is that row's id — split by `counted` (the metrics' exclusion rule). Durations are
+    microseconds; the arrays keep each one so a period's median is exact."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    counted = models.BooleanField()
+    fkind = models.PositiveSmallIntegerField()
+    fvalue = models.IntegerField()
+    volume = models.IntegerField(default=0)
+    reopened = models.IntegerField(default=0)
+    alert = models.IntegerField(default=0)
+    ack_n = models.IntegerField(default=0)
+    ack_sum = models.BigIntegerField(default=0)
+    ack_all = ArrayField(models.BigIntegerField(), default=list)
+    repair_n = models.IntegerField(default=0)
+    repair_sum = models.BigIntegerField(default=0)
+    repair_all = ArrayField(models.BigIntegerField(), default=list)
+    pm_required = models.IntegerField(default=0)
+    pm_published = models.IntegerField(default=0)
+    pm_on_time = models.IntegerField(default=0)
+    sla_acknowledge_met = models.IntegerField(default=0)
+    sla_acknowledge_breached = models.IntegerField(default=0)
+    sla_mitigate_met = models.IntegerField(default=0)
+    sla_mitigate_breached = models.IntegerField(default=0)
+    sla_resolve_met = models.IntegerField(default=0)
+    sla_resolve_breached = models.IntegerField(default=0)
+    cadence_total = models.IntegerField(default=0)
+    cadence_on_time = models.IntegerField(default=0)
+    ai_due = models.IntegerField(default=0)
+    ai_done = models.IntegerField(default=0)
+    ai_on_time = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "fkind", "fvalue", "day"], name="rollup_slice")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.fkind}:{self.fvalue}"
+
+
+class RollupBar(models.Model):
+    """One day's incidents reported, per slice (as `Rollup`) and per bar: severity (1),
+    category (2, null = none), service (3), team (4) or primary service (5, with the first and
+    last reported time, for the mean time between incidents)."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    counted = models.BooleanField()
+    fkind = models.PositiveSmallIntegerField()
+    fvalue = models.IntegerField()
+    bkind = models.PositiveSmallIntegerField()
+    bvalue = models.IntegerField(null=True)
+    count = models.IntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "fkind", "fvalue", "day"], name="rollup_bar_slice")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.fkind}:{self.fvalue} {self.bkind}"

@@ -12,3 +12,12 @@ def sweep_executive_reports_task() -> int:
 
     with audit_context(origin="task:sweep_executive_reports"):
         return services.sweep_schedules()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def refresh_rollups_task() -> int:
+    """Beat entry point (every minute): rebuild the daily roll-ups of days that changed or
+    were never built, each organisation under its own advisory lock (a second run skips it)."""
+    from reporting import rollups
+
+    return rollups.refresh_all()
