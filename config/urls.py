@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api import urls as api_urls
 from config import health
 from tenancy import views as tenancy_views
 
@@ -39,6 +40,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("hooks/", include("integrations.urls")),
+    path("api/v1/", include((api_urls.finish(api_urls.urlpatterns), "api"))),
     path("status/<slug:org_slug>/", include("incidents.statuspage.public_urls")),
     path("o/<slug:org_slug>/", include(org_patterns)),
 ]
