@@ -166,6 +166,9 @@ class ExposureFigureForm(forms.ModelForm):
     """One week's exposure of the organisation (no service) or of one service. Any day of the
     week may be entered: the figure is stored for that week's Monday."""
 
+    service = forms.ModelChoiceField(
+        Service.objects.none(), required=False, empty_label="Whole organisation"
+    )
     value = forms.DecimalField(min_value=0, max_digits=20, decimal_places=2)
 
     class Meta:
@@ -181,8 +184,6 @@ class ExposureFigureForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.organization = organization
         self.fields["service"].queryset = Service.objects.filter(organization=organization)
-        self.fields["service"].empty_label = "Whole organisation"
-        self.fields["service"].required = False
         if not self.instance.pk:
             self.initial.setdefault("unit", "requests")
 
