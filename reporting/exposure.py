@@ -239,9 +239,9 @@ def exposure_feed_ingest(*, organization: Organization, items: list[FeedItem]) -
     weeks = {item.week for item in items}
     existing = {
         (figure.service_id, figure.week): figure
-        for figure in ExposureFigure.objects.select_for_update().filter(
-            organization=organization, week__in=weeks
-        )
+        for figure in ExposureFigure.objects.filter(organization=organization, week__in=weeks)
+        .order_by()
+        .select_for_update()
     }
     created = updated = 0
     now = timezone.now()

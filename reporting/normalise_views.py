@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.db.models import F
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -192,7 +193,11 @@ def _exposure_url(organization) -> str:
 
 def _exposure_page(request, form, *, token: str = "", status: int = 200):
     organization = request.org
-    figures = ExposureFigure.objects.filter(organization=organization).select_related("service")
+    figures = (
+        ExposureFigure.objects.filter(organization=organization)
+        .select_related("service")
+        .order_by("-week", F("service__name").asc(nulls_first=True), "pk")
+    )
     if wants_csv(request) is not None:
         if wants_csv(request) != "figures":
             raise Http404("No such table.")
