@@ -376,3 +376,18 @@ def test_another_organisations_token_gets_the_same_401(acme, globex, post, token
 
 def test_the_feed_takes_no_get(acme, client):
     assert client.get(feed_url()).status_code == 405
+
+
+def test_the_feed_needs_no_csrf_token_and_no_session(acme, token):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        feed_url(),
+        data=json.dumps(GOOD),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert response.status_code == 200
+    assert figures() == [(MONDAY, None, Decimal(1), "requests")]
