@@ -76,9 +76,7 @@ def _csv(table: str, result: normalise.Comparison):
                     row.tier,
                     row.incidents,
                     row.services,
-                    number(row.per_service, 4).replace(",", "")
-                    if row.per_service is not None
-                    else "",
+                    f"{row.per_service:.4f}" if row.per_service is not None else "",
                     row.resolved,
                     round(row.mttr.total_seconds()) if row.mttr is not None else "",
                 ]
@@ -108,8 +106,8 @@ def _csv(table: str, result: normalise.Comparison):
                 "incidents",
                 "exposure in period",
                 "weeks without a figure",
-                "incidents",
-                "per",
+                "incidents per exposure",
+                "per how many units",
             ],
             (
                 [

@@ -185,6 +185,26 @@ def test_the_list_is_paginated_newest_week_first_with_csv(acme, manager, payment
     assert len(lines) == 32
 
 
+def test_the_list_runs_the_same_queries_however_many_figures(
+    acme, manager, payments, login, django_assert_max_num_queries
+):
+    client = login(manager)
+    client.post(list_url(), {"week": "2026-11-23", "value": "1", "unit": "requests"})
+    with django_assert_max_num_queries(30) as captured:
+        client.get(list_url())
+    with scopes_disabled():
+        for n in range(1, 20):
+            ExposureFigure.objects.create(
+                organization=acme,
+                service=payments,
+                week=MONDAY - datetime.timedelta(weeks=n),
+                value=n,
+                unit="deploys",
+            )
+    with django_assert_max_num_queries(len(captured)):
+        client.get(list_url())
+
+
 def test_the_page_shows_its_empty_state(acme, manager, login):
     assert "No exposure figures yet." in login(manager).get(list_url()).content.decode()
 

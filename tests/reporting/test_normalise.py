@@ -309,6 +309,10 @@ def test_csv_of_exposure(exposure, fleet, manager, login):
     response = login(manager).get(url(), {**MARCH_QUERY, "format": "csv", "table": "exposure"})
 
     lines = response.content.decode().splitlines()
+    assert lines[0] == (
+        "scope,unit,incidents,exposure in period,weeks without a figure,"
+        "incidents per exposure,per how many units"
+    )
     assert lines[1] == "Whole organisation,requests,3,31000.00,,0.096774,1000"
     assert "Payments API,deploys,2,20.00,2026-02-23 2026-03-16 2026-03-23 2026-03-30,,1" in lines
 
