@@ -126,3 +126,43 @@ KPIS = [
 ]
 
 BY_KEY = {definition.key: definition for definition in KPIS}
+
+# — the comparison page (reporting.normalise) ————————————————————————————————————————————
+
+NORMALISATION = [
+    Definition(
+        "per_tier",
+        "Incidents per service tier",
+        "Per service tier (1–3): incidents reported in the period, after exclusions and "
+        "filters, with a service of that tier as primary or affected service. An incident "
+        "counts once per tier however many of its services are in it, and once in each tier "
+        "it touches, so the tiers can add up to more than the total. Services: the active "
+        "services of the tier at the time of reading. Incidents per service: incidents ÷ "
+        "services (“—” for a tier without services). MTTR: the mean repair time (as for the "
+        "dashboard's MTTR) of the incidents of the tier resolved in the period.",
+    ),
+    Definition(
+        "per_team",
+        "Incidents per team member",
+        "Per team: incidents reported in the period, after exclusions and filters, with the "
+        "team as owning or involved team (once each). Team size: the team's active members, "
+        "counted at the time of reading, not as the team was during the period — members "
+        "whose account is not deactivated and who are still members of the organisation. "
+        "Incidents per member: incidents ÷ team size (“—” for a team without active members).",
+    ),
+    Definition(
+        "per_exposure",
+        "Incidents per exposure",
+        "Per scope with a weekly exposure figure (the whole organisation, or one service) and "
+        "unit: incidents ÷ exposure. Incidents: for the organisation, every incident counted "
+        "on this page; for a service, those with it as primary or affected service. Exposure: "
+        "the figures of the weeks (Monday to Sunday) that overlap the period, each counted pro "
+        "rata by days — a week with three of its seven days in the period counts 3/7 of its "
+        "value. Shown per 1,000 units when the period's exposure is at least 1,000, else per "
+        "unit. If any week that overlaps the period has no figure for that scope and unit, or "
+        "the exposure is 0, the value is “—” and the missing weeks are named: a rate over part "
+        "of the period would not compare with a whole one.",
+    ),
+]
+
+NORMALISATION_BY_KEY = {definition.key: definition for definition in NORMALISATION}

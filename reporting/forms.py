@@ -6,7 +6,7 @@ import re
 from django import forms
 from django.core.validators import validate_email
 
-from reporting.models import ReportSchedule
+from reporting.models import ExposureFigure, ReportSchedule
 from taxonomy.models import Category, Service, SeverityLevel
 from tenancy.models import Team, User
 from tenancy.roles import Capability, Role, can
@@ -160,3 +160,60 @@ class GenerateForm(forms.Form):
         choices=[("weekly", "Last full week"), ("monthly", "Last full month")],
         label="Period",
     )
+
+
+class ExposureFigureForm(forms.ModelForm):
+    """One week's exposure of the organisation (no service) or of one service. Any day of the
+    week may be entered: the figure is stored for that week's Monday."""
+
+    service = forms.ModelChoiceField(
+        Service.objects.none(), required=False, empty_label="Whole organisation"
+    )
+    value = forms.DecimalField(min_value=0, max_digits=20, decimal_places=2)
+
+    class Meta:
+        model = ExposureFigure
+        fields = ["service", "week", "value", "unit"]
+        widgets = {"week": forms.DateInput(attrs={"type": "date"})}
+        help_texts = {
+            "week": "Any day of the week: the figure is stored for its Monday.",
+            "unit": "What is counted, e.g. requests, deploys, orders.",
+        }
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        self.fields["service"].queryset = Service.objects.filter(organization=organization)
+        if not self.instance.pk:
+            self.initial.setdefault("unit", "requests")
+
+    def clean_week(self):
+        day = self.cleaned_data["week"]
+        return day - datetime.timedelta(days=day.weekday())
+
+    def clean_unit(self):
+        unit = " ".join(self.cleaned_data["unit"].split())
+        if not unit:
+            raise forms.ValidationError("Say what is counted, e.g. requests.")
+        return unit
+
+    def clean(self):
+        cleaned = super().clean()
+        week = cleaned.get("week")
+        if week is not None and "service" not in self.errors:
+            clash = ExposureFigure.objects.filter(
+                organization=self.organization, service=cleaned.get("service"), week=week
+            )
+            if self.instance.pk:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error(
+                    "week",
+                    f"There is a figure for the week of {week:%-d %b %Y} already"
+                    f"{' for this service' if cleaned.get('service') else ''}: edit that one.",
+                )
+        return cleaned
+
+    def _post_clean(self):
+        self.instance.organization = self.organization
+        super()._post_clean()

@@ -236,3 +236,69 @@ class RollupBar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.day} {self.fkind}:{self.fvalue} {self.bkind}"
+
+
+class ExposureFigure(OrgOwned):
+    """How much an organisation (service empty) or one of its services was exposed to trouble in
+    one week — requests, deploys, orders — entered by hand or posted to the exposure feed. The
+    comparison page divides incident counts by it. `week` is always a Monday; the unit is per
+    row, and figures are only ever added up with others of the same unit."""
+
+    service = models.ForeignKey(
+        "taxonomy.Service",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Empty for a figure of the whole organisation.",
+    )
+    week = models.DateField(help_text="The Monday the week starts on.")
+    value = models.DecimalField(max_digits=20, decimal_places=2)
+    unit = models.CharField(max_length=40, help_text="What is counted, e.g. “requests”.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-week", "service__name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "service", "week"],
+                nulls_distinct=False,
+                name="exposure_once_per_service_week",
+            ),
+            models.CheckConstraint(condition=models.Q(value__gte=0), name="exposure_not_negative"),
+            models.CheckConstraint(
+                # PostgreSQL: ISO day of week 1 = Monday.
+                condition=models.Q(week__iso_week_day=1),
+                name="exposure_week_is_monday",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.service.name if self.service_id else "organisation"
+        return f"{where}, week of {self.week}: {self.value} {self.unit}"
+
+
+class ExposureFeedToken(OrgOwned):
+    """The bearer token a machine uses to post exposure figures. Only its sha256 is stored,
+    with the token's first characters (`prefix`) to find the row; shown once when generated.
+    At most one live (unrevoked) token per organisation: regenerating revokes the old one."""
+
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="exposure_token_one_live_per_org",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Exposure feed token {self.prefix}…"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting import views
+from reporting import normalise_views, views
 
 app_name = "reporting"
 
@@ -15,5 +15,15 @@ urlpatterns = [
         "executive/schedules/<int:schedule_id>/delete/",
         views.schedule_delete,
         name="schedule_delete",
+    ),
+    path("comparison/", normalise_views.comparison, name="comparison"),
+    path("exposure/", normalise_views.exposure_list, name="exposure_list"),
+    path("exposure/token/", normalise_views.exposure_token, name="exposure_token"),
+    path("exposure/feed/", normalise_views.exposure_feed, name="exposure_feed"),
+    path("exposure/<int:figure_id>/", normalise_views.exposure_edit, name="exposure_edit"),
+    path(
+        "exposure/<int:figure_id>/delete/",
+        normalise_views.exposure_delete,
+        name="exposure_delete",
     ),
 ]
