@@ -17,3 +17,7 @@ urlpatterns = [
         name="schedule_delete",
     ),
 ]
+
+from reporting import trends_views  # noqa: E402 — appended, next to its URL
+
+urlpatterns += [path("trends/", trends_views.trends_page, name="trends")]
