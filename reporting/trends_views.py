@@ -27,7 +27,9 @@ def signed(number: float, digits: int = 1) -> str:
     rounded = round(number, digits)
     if rounded == 0:
         return "±0"
-    text = f"{abs(rounded):.{digits}f}".rstrip("0").rstrip(".")
+    text = f"{abs(rounded):.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return ("+" if rounded > 0 else MINUS) + text
 
 
@@ -336,10 +338,10 @@ def _csv(table: str | None, context: dict):
                     r["anomaly"].subject.label,
                     r["anomaly"].measure,
                     r["anomaly"].week.isoformat(),
-                    round(r["anomaly"].value, 2),
-                    round(r["anomaly"].baseline.mean, 2),
-                    round(r["anomaly"].baseline.sigma, 2),
-                    round(r["anomaly"].baseline.threshold, 2),
+                    f"{round(r['anomaly'].value, 2):g}",
+                    f"{round(r['anomaly'].baseline.mean, 2):g}",
+                    f"{round(r['anomaly'].baseline.sigma, 2):g}",
+                    f"{round(r['anomaly'].baseline.threshold, 2):g}",
                 ]
                 for r in context["anomalies"]
             ),
