@@ -315,7 +315,7 @@ def _csv(table: str | None, context: dict):
                     p.acknowledged,
                     "" if p.mtta is None else round(p.mtta.total_seconds()),
                 ]
-                for p, _ in context["rows"]
+                for p, *_ in context["rows"]
             ),
         )
     if table == "before_after" and context["comparison"]:
@@ -390,7 +390,16 @@ def trends_page(request, org_slug):
         whole=whole,
         filters=filters,
         charts=_trend_charts(points, hrefs, unit),
-        rows=list(zip(points, hrefs, strict=True)),
+        rows=[
+            (p, href, seconds_text(m), seconds_text(a))
+            for p, href, m, a in zip(
+                points,
+                hrefs,
+                _seconds(p.mttr for p in points),
+                _seconds(p.mtta for p in points),
+                strict=True,
+            )
+        ],
         volume_href=f"{list_base}?{query.urlencode()}",
         comparison=None,
         anomalies=_anomaly_rows(weekly, link),

@@ -33,7 +33,7 @@ def url(org="acme"):
 
 
 def volumes(response) -> list[int]:
-    return [point.volume for point, _ in response.context["rows"]]
+    return [point.volume for point, *_ in response.context["rows"]]
 
 
 def links(svg: str) -> list[tuple[str, int, str]]:
@@ -97,7 +97,7 @@ def test_every_point_and_flagged_week_counts_the_same_as_the_list_it_links_to(
     assert [count for _, count, _ in points] == volumes(response)
     for label, count, href in points:
         assert list_count(client, href) == count, label
-    for point, href in response.context["rows"]:
+    for point, href, *_ in response.context["rows"]:
         assert list_count(client, href) == point.volume
     counted = [r for r in response.context["anomalies"] if r["anomaly"].measure == trends.COUNT]
     assert len(counted) == 2
