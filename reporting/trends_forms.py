@@ -81,7 +81,13 @@ class BeforeAfterForm(forms.Form):
         widget=DATE,
         help_text="E.g. an architecture change or a training.",
     )
-    weeks = forms.IntegerField(label="Weeks each side", min_value=1, max_value=52, required=False)
+    weeks = forms.IntegerField(
+        label="Weeks each side",
+        min_value=1,
+        max_value=52,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "8"}),
+    )
 
     def __init__(self, data, *, today: datetime.date, **kwargs):
         self.today = today

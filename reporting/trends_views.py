@@ -118,6 +118,10 @@ def _filters(cleaned) -> kpis.Filters:
     )
 
 
+def _ratio_text(ratio: kpis.Ratio) -> str:
+    return f"{ratio.numerator} ÷ {ratio.denominator} met" if ratio.denominator else "no timer"
+
+
 def _comparison_rows(before: trends.Window, after: trends.Window) -> list[dict]:
     """(name, before, after, change, percent, arithmetic) of each before/after figure."""
 
@@ -184,7 +188,7 @@ def _comparison_rows(before: trends.Window, after: trends.Window) -> list[dict]:
             old.percent,
             new.percent,
             lambda v: "—" if v is None else f"{v:g} %",
-            f"{old.numerator} ÷ {old.denominator} → {new.numerator} ÷ {new.denominator}",
+            f"{_ratio_text(old)} → {_ratio_text(new)}",
         )
         if old.percent is not None and new.percent is not None:
             shown["change"] = f"{signed(new.percent - old.percent)} pts"
@@ -294,6 +298,7 @@ def _focus_chart(weekly: trends.Weekly, subject: trends.Subject, measure: str, l
     return line_chart(
         points,
         title=f"{subject.label}: {noun} per week",
+        width=960,
         axis=(lambda v: f"{round(v, 1):g}") if measure == trends.COUNT else seconds_text,
     )
 
