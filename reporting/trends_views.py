@@ -53,7 +53,13 @@ def anomaly_value(measure: str, value: float) -> str:
     return f"{value:g}" if measure == trends.COUNT else seconds_text(value)
 
 
-def _href(base: str, query: QueryDict, first: datetime.date, last: datetime.date, **extra) -> str:
+def _href(
+    base: str, query: QueryDict, first: datetime.date, last: datetime.date, **extra
+) -> str | None:
+    """The incident list for these days (and `extra` filters); None where the list cannot
+    show the same incidents: the page already filters that dimension by another value."""
+    if any(query.get(name) not in (None, str(value)) for name, value in extra.items()):
+        return None
     narrowed = query.copy()
     narrowed["since"], narrowed["until"] = first.isoformat(), last.isoformat()
     for name, value in extra.items():

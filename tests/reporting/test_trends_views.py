@@ -332,3 +332,19 @@ def test_the_executive_report_lists_the_flagged_weeks(history, acme):
     )
     assert "Anomalies (4)" in page
     assert "Payments API (service)" in page
+
+
+def test_a_filtered_page_links_only_what_the_list_can_show(history, admin, login):
+    """Filtered by Checkout, W5 (primary Payments API, affected Checkout) is the one incident
+    counted; the list cannot show "Checkout and Payments API", so Payments API's week is not
+    linked, and no week is flagged from a single incident."""
+    client = login(admin)
+    response = client.get(
+        url(), {**WEEKS, "service": history.s2.pk, "focus": f"service:{history.s1.pk}"}
+    )
+
+    assert volumes(response) == [0, 0, 0, 0, 0, 0, 1, 0]
+    assert response.context["anomalies"] == []
+    assert links(str(response.context["focus_chart"])) == []
+    week = links(str(response.context["charts"][0].chart))[6]
+    assert list_count(client, week[2]) == 1
