@@ -134,11 +134,11 @@ TRENDS = [
         "Trends",
         "Per week (Monday to Sunday) or calendar month in the organisation's time zone, only "
         "complete ones: incidents reported in it, MTTR over the incidents resolved in it and "
-        "MTTA over those acknowledged in it, each as defined above, with the dashboard's "
-        "exclusions and filters. Change: (last − previous) ÷ previous and (last − first) ÷ "
-        "first, as a percentage (none when the earlier value is 0 or missing). The trend line "
-        "is the ordinary least-squares line through the buckets that have a value; its slope "
-        "is the change per week or month.",
+        "MTTA over those acknowledged in it, each as the dashboard defines it, with the "
+        "dashboard's exclusions and filters. Change: (last − previous) ÷ previous and "
+        "(last − first) ÷ first, as a percentage (none when the earlier value is 0 or "
+        "missing). The trend line is the ordinary least-squares line through the buckets "
+        "that have a value; its slope is the change per week or month.",
     ),
     Definition(
         "before_after",
@@ -146,8 +146,8 @@ TRENDS = [
         "The N whole weeks (seven-day spans) before the chosen date and the N from it, N "
         "clipped so that every week after the date ended by yesterday (both sides the same "
         "length; at least one week). Per side: incidents reported ÷ weeks, MTTR and MTTA means "
-        "and SLA compliance per phase as defined above. Change: after − before, and (after − "
-        "before) ÷ before as a percentage.",
+        "and SLA compliance per phase as the dashboard defines them. Change: after − before, "
+        "and (after − before) ÷ before as a percentage.",
     ),
     Definition(
         "anomalies",

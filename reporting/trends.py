@@ -381,7 +381,7 @@ def weekly(incidents: QuerySet[Incident], organization, period: kpis.Period) -> 
     counts: dict[tuple[str, int], dict] = defaultdict(dict)
     repairs: dict[tuple[str, int], dict] = defaultdict(dict)
 
-    def add(target, dimension, rows, *, repair):
+    def add(target, dimension, rows):
         for key, week, n, total in rows:
             cell = target[(dimension, key)].get(week, (0, datetime.timedelta()))
             target[(dimension, key)][week] = (
@@ -402,7 +402,6 @@ def weekly(incidents: QuerySet[Incident], organization, period: kpis.Period) -> 
                 target,
                 "service",
                 _grouped(queryset, "affected_services", field_name, tz, repair=repair),
-                repair=repair,
             )
             add(
                 target,
@@ -414,13 +413,11 @@ def weekly(incidents: QuerySet[Incident], organization, period: kpis.Period) -> 
                     tz,
                     repair=repair,
                 ),
-                repair=repair,
             )
             add(
                 target,
                 "category",
                 _grouped(queryset, "category", field_name, tz, repair=repair),
-                repair=repair,
             )
         names = {
             ("service", pk): name
