@@ -166,3 +166,43 @@ NORMALISATION = [
 ]
 
 NORMALISATION_BY_KEY = {definition.key: definition for definition in NORMALISATION}
+
+# Trends, before/after and anomalies (reporting/trends.py, the page /reports/trends/).
+TRENDS = [
+    Definition(
+        "trend",
+        "Trends",
+        "Per week (Monday to Sunday) or calendar month in the organisation's time zone, only "
+        "complete ones: incidents reported in it, MTTR over the incidents resolved in it and "
+        "MTTA over those acknowledged in it, each as the dashboard defines it, with the "
+        "dashboard's exclusions and filters. Change: (last − previous) ÷ previous and "
+        "(last − first) ÷ first, as a percentage (none when the earlier value is 0 or "
+        "missing). The trend line is the ordinary least-squares line through the buckets "
+        "that have a value; its slope is the change per week or month.",
+    ),
+    Definition(
+        "before_after",
+        "Before and after a date",
+        "The N whole weeks (seven-day spans) before the chosen date and the N from it, N "
+        "clipped so that every week after the date ended by yesterday (both sides the same "
+        "length; at least one week). Per side: incidents reported ÷ weeks, MTTR and MTTA means "
+        "and SLA compliance per phase as the dashboard defines them. Change: after − before, "
+        "and (after − before) ÷ before as a percentage.",
+    ),
+    Definition(
+        "anomalies",
+        "Baselines and anomalies",
+        "Per service (its incidents as primary or affected service, as the incident list's "
+        "service filter counts) and per category: the incidents reported in each week "
+        "(Monday to Sunday, organisation's time zone) and the mean repair time of those "
+        "resolved in it. A week's baseline is the mean and the sample standard deviation σ "
+        "(divisor n − 1) of the 12 weeks before it. For counts a week without incidents counts "
+        "as 0, but weeks before the week of the organisation's first counted incident are not "
+        "history; for repair time only weeks with a resolved incident are. With fewer than 4 "
+        "weeks of history there is no baseline and no flag. A week is flagged when its value "
+        "is above mean + 2σ (with σ = 0, above the mean) and, for counts, at least 3 "
+        "incidents. Only weeks lying wholly inside the period are flagged.",
+    ),
+]
+KPIS += TRENDS
+BY_KEY.update({definition.key: definition for definition in TRENDS})

@@ -206,7 +206,31 @@ def context(*, organization, first: datetime.date, last: datetime.date, frequenc
             for timer in breaches[:LIST_LIMIT]
         ],
         "breach_count": breach_count,
+        "anomalies": _anomalies(counted, organization, period),
     }
+
+
+def _anomalies(counted: QuerySet[Incident], organization, period: kpis.Period) -> list[dict]:
+    """The weeks of the period flagged against their baseline (reporting.trends)."""
+    from reporting import trends, trends_views  # the trends page's words for the values
+
+    def show(measure, value):
+        return trends_views.anomaly_value(measure, round(value, 2))
+
+    return [
+        {
+            "label": a.subject.label,
+            "dimension": a.subject.dimension,
+            "measure": a.measure,
+            "week": a.week,
+            "last_day": a.last_day,
+            "value": show(a.measure, a.value),
+            "mean": show(a.measure, a.baseline.mean),
+            "sigma": show(a.measure, a.baseline.sigma),
+            "threshold": show(a.measure, a.baseline.threshold),
+        }
+        for a in trends.anomalies(counted, organization, period)
+    ]
 
 
 PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")

@@ -27,3 +27,7 @@ urlpatterns = [
         name="exposure_delete",
     ),
 ]
+
+from reporting import trends_views  # noqa: E402 — appended, next to its URL
+
+urlpatterns += [path("trends/", trends_views.trends_page, name="trends")]
