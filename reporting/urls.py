@@ -17,3 +17,7 @@ urlpatterns = [
         name="schedule_delete",
     ),
 ]
+
+from reporting import team_views  # noqa: E402
+
+urlpatterns += [path("team/", team_views.team_view, name="team")]
