@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from incidents.selectors import incident_list
 from reporting import definitions, kpis, teams
+from reporting.exports import csv_response, wants_csv
 from reporting.views import _chart, _linked, _list_query, kpi_rows
 from tenancy.access import org_view
 from tenancy.roles import Capability, can
 
+TEAM_TABLES = ("kpis", "open", "actions")
 TEAM_PERIODS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days")]
 
 
@@ -96,4 +98,34 @@ def team_view(request, org_slug):
             action_items=list(teams.action_items_due(visible, team, today)),
             due_soon_days=teams.DUE_SOON_DAYS,
         )
+    if (table := wants_csv(request)) is not None:
+        return _team_csv(table, context)
     return render(request, "reporting/team.html", context)
+
+
+def _team_csv(table: str, context: dict):
+    """One of the team view's tables as CSV, from the page's own context."""
+    if table not in TEAM_TABLES or context["report"] is None:
+        raise Http404("No such table.")
+    team, period = context["team"], context["report"].period
+    if table == "kpis":
+        header = ["Indicator", "Value", "Arithmetic", "Definition"]
+        rows = [(r.name, r.value, r.arithmetic, r.definition.text) for r in context["rows"]]
+    elif table == "open":
+        header = ["Severity", "Open incidents"]
+        rows = [(bar.label, bar.count) for bar, _ in context["open_bars"]]
+    else:
+        header = ["Due", "Overdue", "Action item", "Status", "Owner", "Incident"]
+        rows = [
+            (
+                item.due_date.isoformat(),
+                "yes" if item.due_date < context["today"] else "no",
+                item.title,
+                item.get_status_display(),
+                item.owner.display_name if item.owner else "",
+                item.postmortem.incident.key,
+            )
+            for item in context["action_items"]
+        ]
+    filename = f"team-{team.pk}-{table}-{period.first:%Y-%m-%d}-{period.last:%Y-%m-%d}.csv"
+    return csv_response(filename, header, rows)

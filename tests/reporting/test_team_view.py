@@ -272,3 +272,41 @@ def test_the_query_count_does_not_grow_with_the_data(
 
     assert response.context["report"].volume == 8
     assert len(response.context["action_items"]) == 8
+
+
+def read_csv(response) -> list[list[str]]:
+    import csv
+    import io
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_each_table_as_csv_has_the_pages_numbers(teams, responder, login):
+    client = login(responder)
+    page = client.get(url(), {"period": "7"})
+    assert "period=7&amp;format=csv&amp;table=actions" in page.content.decode()
+
+    kpi_rows = read_csv(client.get(url(), {"period": "7", "format": "csv", "table": "kpis"}))
+    open_rows = read_csv(client.get(url(), {"format": "csv", "table": "open"}))
+    action_rows = read_csv(client.get(url(), {"format": "csv", "table": "actions"}))
+
+    assert kpi_rows[1:] == [
+        [r.name, r.value, r.arithmetic, r.definition.text] for r in page.context["rows"]
+    ]
+    assert kpi_rows[1][:2] == ["Incident volume", "2"]
+    assert open_rows == [["Severity", "Open incidents"], ["SEV-2", "1"], ["SEV-3", "1"]]
+    assert action_rows == [
+        ["Due", "Overdue", "Action item", "Status", "Owner", "Incident"],
+        ["2026-03-20", "yes", "Overdue", "Open", "Rita", teams.p2.key],
+        ["2026-04-07", "no", "Soon", "In progress", "", teams.p2.key],
+    ]
+
+
+def test_an_unknown_table_or_another_team_as_csv_is_404(teams, responder, login):
+    client = login(responder)
+
+    assert client.get(url(), {"format": "csv", "table": "x"}).status_code == 404
+    query = {"format": "csv", "table": "kpis", "team": teams.search.pk}
+    assert client.get(url(), query).status_code == 404
