@@ -126,3 +126,13 @@ KPIS = [
 ]
 
 BY_KEY = {definition.key: definition for definition in KPIS}
+
+ROOT_CAUSES = Definition(
+    "root_causes",
+    "Root-cause breakdown",
+    "Incidents resolved in the period (as for MTTR: still resolved or closed at the time of "
+    "reading, counted in the period of their last resolution), after exclusions and filters, "
+    "by their root-cause category; an incident without one counts as “Not set”. Per month: "
+    "the same incidents by the calendar month of their resolution in the organisation's time "
+    "zone, the first and last month cut to the period.",
+)

@@ -21,3 +21,9 @@ urlpatterns = [
 from reporting import team_views  # noqa: E402
 
 urlpatterns += [path("team/", team_views.team_view, name="team")]
+
+from reporting import root_cause_views  # noqa: E402
+
+urlpatterns += [
+    path("root-causes/", root_cause_views.root_cause_breakdown, name="root_causes"),
+]
