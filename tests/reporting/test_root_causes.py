@@ -306,3 +306,26 @@ def test_an_unknown_root_cause_is_a_form_error_not_a_500(causes, admin, login):
 
     assert response.status_code == 200
     assert "gremlins is not one of the available choices" in response.content.decode()
+
+
+def test_the_query_count_does_not_grow_with_the_data(causes, acme, admin, manager, login):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(manager)
+    client.get(url(), PERIOD)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url(), PERIOD).status_code == 200
+        return len(captured)
+
+    before = queries()
+    for day in range(3, 9):
+        incident = make_incident(
+            acme, admin, reported=berlin(day, 8), resolved=berlin(day, 9), status=Status.RESOLVED
+        )
+        set_cause(incident, "security")
+        postmortem(incident)
+
+    assert queries() == before
