@@ -13,7 +13,8 @@ from incidents.selectors import incident_list
 from reporting import definitions, kpis, root_causes
 from reporting.exports import csv_response, wants_csv
 from reporting.forms import ReportFilterForm
-from reporting.views import _chart, _linked, _list_query
+from reporting.svg import ChartBar, bar_chart
+from reporting.views import _linked, _list_query
 from tenancy.access import org_view
 from tenancy.roles import Capability
 
@@ -84,7 +85,15 @@ def root_cause_breakdown(request, org_slug):
             bars=linked,
             total=sum(bar.count for bar in bars),
             total_href=f"{base}?{query.urlencode()}",
-            chart=_chart(linked, title="Incidents resolved in the period by root cause"),
+            chart=bar_chart(
+                [ChartBar(bar.label, bar.count, href) for bar, href in linked],
+                title="Incidents resolved in the period by root cause",
+                width=560,
+                label_width=250,
+                label_limit=34,
+            )
+            if linked
+            else None,
             columns=[(bar.key, bar.label) for bar in bars],
             month_rows=_month_rows(months, keys, base=base, query=query),
             postmortems=postmortems,
