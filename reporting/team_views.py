@@ -30,12 +30,13 @@ class TeamPeriodForm(forms.Form):
 
 
 def _chosen_team(request, choices):
-    """The team asked for (`?team=<id>`), the first of `choices` when none is asked for, or
+    """The team asked for (`?team=<id>`), the reader's first own team when none is asked for, or
     404 for any team the reader may not choose — the same answer as for one that does not
     exist, so the page never reveals another team."""
     wanted = request.GET.get("team", "")
     if not wanted:
-        return choices[0] if choices else None
+        # The reader's own team first; a manager in no team sees the first team.
+        return next((t for t in choices if t.is_mine), choices[0] if choices else None)
     for team in choices:
         if str(team.pk) == wanted:
             return team

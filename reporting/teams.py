@@ -3,7 +3,7 @@ incidents by severity and its action items overdue or due soon. Aggregate querie
 
 import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from incidents.lifecycle import OPEN_STATES
 from incidents.models import Incident
@@ -17,10 +17,12 @@ DUE_SOON_DAYS = 7
 
 def team_choices(*, organization, user: User, membership: Membership) -> QuerySet[Team]:
     """The teams the reader may look at: any team of the organisation for roles that view
-    dashboards, otherwise the teams the reader is a member of."""
-    teams = Team.objects.filter(organization=organization)
+    dashboards, otherwise the teams the reader is a member of (`is_mine` on each)."""
+    teams = Team.objects.filter(organization=organization).annotate(
+        is_mine=Exists(Team.members.through.objects.filter(team=OuterRef("pk"), user=user))
+    )
     if not can(membership.role, Capability.VIEW_DASHBOARDS):
-        teams = teams.filter(members=user)
+        teams = teams.filter(is_mine=True)
     return teams.order_by("name")
 
 

@@ -310,3 +310,22 @@ def test_an_unknown_table_or_another_team_as_csv_is_404(teams, responder, login)
     assert client.get(url(), {"format": "csv", "table": "x"}).status_code == 404
     query = {"format": "csv", "table": "kpis", "team": teams.search.pk}
     assert client.get(url(), query).status_code == 404
+
+
+def test_a_manager_sees_their_own_team_first(teams, manager, login):
+    with scopes_disabled():
+        teams.search.members.add(manager)
+
+    response = login(manager).get(url())
+
+    assert response.context["team"] == teams.search
+
+
+def test_the_documentation_states_the_team_views_definitions():
+    from pathlib import Path
+
+    from reporting import definitions
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reporting.md").read_text()
+    assert definitions.TEAM_OPEN.text in doc
+    assert definitions.TEAM_ACTIONS.text in doc
