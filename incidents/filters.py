@@ -101,6 +101,22 @@ class IncidentFilterSet(OrgFilterSet):
             choices=[("", "Any"), ("true", "Counts in metrics"), ("false", "Excluded")]
         ),
     )
+    root_cause = django_filters.ChoiceFilter(
+        label="Root cause",
+        choices=[("none", "Not set"), *Incident.RootCause.choices],
+        method="filter_root_cause",
+        empty_label="Any",
+    )
+    resolved_since = django_filters.DateFilter(
+        label="Resolved from",
+        method="filter_resolved_since",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    resolved_until = django_filters.DateFilter(
+        label="Resolved until",
+        method="filter_resolved_until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     sla = django_filters.ChoiceFilter(
         label="SLA",
         choices=[("breaching", "Due within 15 min"), ("breached", "Breached")],
@@ -129,6 +145,9 @@ class IncidentFilterSet(OrgFilterSet):
             "counted",
             "since",
             "until",
+            "root_cause",
+            "resolved_since",
+            "resolved_until",
             "sort",
         ]
 
@@ -193,6 +212,28 @@ class IncidentFilterSet(OrgFilterSet):
         if value is None:
             return queryset
         return queryset.filter(counted_in_metrics() if value else ~counted_in_metrics())
+
+    def filter_root_cause(self, queryset, name, value):
+        """A root-cause category, or "none" for incidents whose category is not set."""
+        if not value:
+            return queryset
+        return queryset.filter(root_cause_category="" if value == "none" else value)
+
+    # Resolved (and still resolved or closed, as the reporting pages count resolutions), by
+    # the resolution's date in the organisation's time zone (the request's current zone).
+    def filter_resolved_since(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(
+            status__in=[Status.RESOLVED, Status.CLOSED], resolved_at__date__gte=value
+        )
+
+    def filter_resolved_until(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(
+            status__in=[Status.RESOLVED, Status.CLOSED], resolved_at__date__lte=value
+        )
 
     def filter_custom(self, queryset, name, value):
         if value in (None, ""):

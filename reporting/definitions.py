@@ -206,3 +206,30 @@ TRENDS = [
 ]
 KPIS += TRENDS
 BY_KEY.update({definition.key: definition for definition in TRENDS})
+
+ROOT_CAUSES = Definition(
+    "root_causes",
+    "Root-cause breakdown",
+    "Incidents resolved in the period (as for MTTR: still resolved or closed at the time of "
+    "reading, counted in the period of their last resolution), after exclusions and filters, "
+    "by their root-cause category; an incident without one counts as “Not set”. Per month: "
+    "the same incidents by the calendar month of their resolution in the organisation's time "
+    "zone, the first and last month cut to the period.",
+)
+
+TEAM_OPEN = Definition(
+    "team_open",
+    "Open now",
+    "The team's incidents (owning or involved team) that are open at the time of reading — "
+    "reported, investigating or mitigated — whatever their reported date, after the "
+    "exclusions, by their current severity. Restricted incidents count only for readers who "
+    "may open them.",
+)
+
+TEAM_ACTIONS = Definition(
+    "team_actions",
+    "Action items overdue or due within 7 days",
+    "Action items assigned to the team, open or in progress, whose due date is before today "
+    "(overdue) or within the next 7 days (dates in the organisation's time zone), of "
+    "post-mortems of incidents the reader may see; soonest first.",
+)

@@ -23,10 +23,18 @@ def _shorten(label: str, limit: int = 18) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def bar_chart(bars: list[ChartBar], *, title: str, width: int = 440) -> SafeString:
-    """A horizontal bar chart, one row per bar, longest bar = the largest count."""
+def bar_chart(
+    bars: list[ChartBar],
+    *,
+    title: str,
+    width: int = 440,
+    label_width: int = LABEL_WIDTH,
+    label_limit: int = 18,
+) -> SafeString:
+    """A horizontal bar chart, one row per bar, longest bar = the largest count. Labels longer
+    than `label_limit` characters are shortened; widen `label_width` for long ones."""
     height = max(len(bars), 1) * ROW + 8
-    plot = width - LABEL_WIDTH - NUMBER_WIDTH
+    plot = width - label_width - NUMBER_WIDTH
     largest = max((bar.count for bar in bars), default=0) or 1
     rows = []
     for index, bar in enumerate(bars):
@@ -35,11 +43,11 @@ def bar_chart(bars: list[ChartBar], *, title: str, width: int = 440) -> SafeStri
         shapes = format_html(
             '<rect x="{}" y="{}" width="{}" height="{}" rx="2" class="vc-bar"></rect>'
             '<text x="{}" y="{}" class="vc-num">{}</text>',
-            LABEL_WIDTH,
+            label_width,
             y + (ROW - BAR) // 2,
             length,
             BAR,
-            LABEL_WIDTH + length + 6,
+            label_width + length + 6,
             y + ROW // 2 + 5,
             bar.count,
         )
@@ -57,9 +65,9 @@ def bar_chart(bars: list[ChartBar], *, title: str, width: int = 440) -> SafeStri
                 "</text>{}</g>",
                 bar.label,
                 bar.count,
-                LABEL_WIDTH - 8,
+                label_width - 8,
                 y + ROW // 2 + 5,
-                _shorten(bar.label),
+                _shorten(bar.label, label_limit),
                 shapes,
             )
         )

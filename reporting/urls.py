@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reporting import normalise_views, views
+from reporting import normalise_views, root_cause_views, team_views, trends_views, views
 
 app_name = "reporting"
 
@@ -26,8 +26,7 @@ urlpatterns = [
         normalise_views.exposure_delete,
         name="exposure_delete",
     ),
+    path("trends/", trends_views.trends_page, name="trends"),
+    path("team/", team_views.team_view, name="team"),
+    path("root-causes/", root_cause_views.root_cause_breakdown, name="root_causes"),
 ]
-
-from reporting import trends_views  # noqa: E402 — appended, next to its URL
-
-urlpatterns += [path("trends/", trends_views.trends_page, name="trends")]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +14,8 @@ from django.views.decorators.http import require_POST
 
 from incidents.selectors import incident_list
 from reporting import definitions, kpis, services
+from reporting.dashboard_csv import dashboard_csv, executive_reports_csv
+from reporting.exports import wants_csv
 from reporting.forms import GenerateForm, ReportFilterForm, ScheduleForm
 from reporting.models import ExecutiveReport, ReportSchedule
 from reporting.svg import ChartBar, bar_chart
@@ -191,6 +193,8 @@ def dashboard(request, org_slug):
             team_bars=_linked(report.by_team, dimension="team", base=base, query=query),
             between=[(b, human(b.mean)) for b in report.between],
         )
+    if (table := wants_csv(request)) is not None:
+        return dashboard_csv(table, context, human=human)
     return render(request, "reporting/dashboard.html", context)
 
 
@@ -212,6 +216,10 @@ def executive_list(request, org_slug):
         .select_related("schedule", "generated_by")
         .defer("pdf")
     )
+    if (table := wants_csv(request)) is not None:
+        if table != "reports":
+            raise Http404("No such table.")
+        return executive_reports_csv(reports, tz=organization.tzinfo)
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "schedules": ReportSchedule.objects.filter(organization=organization).prefetch_related(
