@@ -219,6 +219,9 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing database")
+    parser.add_argument(
+        "--skip-raw", action="store_true", help="only the roll-up measurements (and the PDF)"
+    )
     args = parser.parse_args()
 
     commit = subprocess.run(
@@ -235,7 +238,8 @@ def main() -> None:
         set_up(args.count, args.small)
     analyze()
     print(f"load average before timing {os.getloadavg()}")
-    measure(args.loads, "raw")
+    if not args.skip_raw:
+        measure(args.loads, "raw")
     print(manage("refresh_rollups"))
     analyze()
     print(f"load average before timing {os.getloadavg()}")

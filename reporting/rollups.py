@@ -150,8 +150,8 @@ def _branch(queryset, *, incident, counted, day, at=None, **metrics) -> tuple[st
 def _branches(part: Part, tz) -> list[tuple[str, list]]:
     days = list(part.days)
     start, end = _bounds(days, tz)
-    ids = part.incidents.order_by().values("pk")
-    incidents = Incident.objects.filter(pk__in=ids)
+    incidents = part.incidents.order_by()  # plain Incident querysets (see `totals`, `build_days`)
+    ids = incidents.values("pk")
     counted = counted_in_metrics()
 
     def stamped(queryset, field_name):
@@ -467,7 +467,9 @@ def totals(
 ) -> dict[bool, Totals] | None:
     """Per `counted`, the sums of the period for the visible `incidents` — covered days from the
     roll-ups, the rest live — or None when the roll-ups cannot answer (several filters, or no
-    day of the period is covered)."""
+    day of the period is covered). `incidents` must be what a reader of the organisation may
+    see (`incidents.selectors.incident_list`): every unrestricted incident, and the restricted
+    ones they may open — the roll-ups hold every unrestricted incident."""
     slice_ = _slice(filters)
     if slice_ is None:
         return None
@@ -480,9 +482,16 @@ def totals(
         for n in range((period.last - period.first).days + 1)
     ]
     uncovered = tuple(sorted(set(every_day) - set(covered)))
-    parts = [Part(incidents.filter(is_restricted=True), tuple(every_day))]
+    # Live: the restricted incidents this reader may see (few; found by id first, so the
+    # period's other incidents are not scanned for them), on every day; and every unrestricted
+    # incident — visible to every reader — on the days the roll-ups do not cover.
+    restricted = list(incidents.filter(is_restricted=True).values_list("pk", flat=True))
+    parts = []
+    if restricted:
+        parts.append(Part(Incident.objects.filter(pk__in=restricted), tuple(every_day)))
     if uncovered:
-        parts.append(Part(incidents.filter(is_restricted=False), uncovered))
+        unrestricted = Incident.objects.filter(organization=organization, is_restricted=False)
+        parts.append(Part(unrestricted, uncovered))
     events, params = _events(parts, organization.tzinfo)
     stored = "organization_id = %s AND fkind = %s AND fvalue = %s AND day = ANY(%s::date[])"
     stored_params = [organization.pk, *slice_, covered]
@@ -497,9 +506,10 @@ def totals(
             )
             for row in _rows(cursor, columns):
                 add(result[row["counted"]], row)
-            cursor.execute(_sql(template, events, slice_), params)
-            for row in _rows(cursor, columns):
-                add(result[row["counted"]], row)
+            if parts:
+                cursor.execute(_sql(template, events, slice_), params)
+                for row in _rows(cursor, columns):
+                    add(result[row["counted"]], row)
     return result
 
 

@@ -11,6 +11,7 @@ from django_scopes.manager import DisabledQuerySet
 from compliance.models import AuditChain
 from incidents.models import IncidentGroupObjectPermission, IncidentUserObjectPermission, KeyCounter
 from integrations.models import Alert, AlertGroup, RawPayload, SignatureSeen
+from reporting.models import Rollup, RollupBar, RollupDay, RollupDirty
 from tenancy.models import AuditEntry, Organization, OrgOwned, User
 
 VIGIL_APPS = {
@@ -28,8 +29,15 @@ VIGIL_APPS = {
     "reporting",
 }
 
+ROLLUPS = {
+    model: "derived numbers (reporting.rollups): written and read only by that module's SQL, "
+    "always by organisation_id, rebuilt from the incidents at any time"
+    for model in (Rollup, RollupBar, RollupDay, RollupDirty)
+}
+
 # Models that are not tenant-owned, each with the reason.
 NOT_TENANT_OWNED = {
+    **ROLLUPS,
     Organization: "the tenant itself",
     User: "a person; reaches organisations through memberships",
     IncidentUserObjectPermission: "guardian grant; reaches its org through the incident and is "
@@ -38,6 +46,7 @@ NOT_TENANT_OWNED = {
 }
 # Models that are not audited, each with the reason.
 NOT_AUDITED = {
+    **ROLLUPS,
     AuditEntry: "the audit trail itself",
     KeyCounter: "a counter bumped in SQL; each number's use is audited as its incident's creation",
     RawPayload: "machine input, stored verbatim: the row is its own record",
@@ -96,6 +105,7 @@ NOT_UNDER_ORG = {
     "accounts/": "sign-in, password and invitation pages",
     "admin/": "the cross-tenant staff admin",
     "hooks/": "monitoring tools authenticate with the source's secret, not a login",
+    "api/": "the REST API: a personal token names the user and the organisation",
     "static/": "assets",
     "status/": "the organisation's public status page: no login, published messages only",
 }

@@ -136,6 +136,13 @@ class Incident(ConcurrentTransitionMixin, OrgOwned):
             models.Index(fields=["organization", "status", "-number"], name="incident_org_status"),
             models.Index(fields=["organization", "severity", "-number"], name="incident_org_sev"),
             models.Index(fields=["organization", "-reported_at"], name="incident_org_reported"),
+            # The restricted incidents of an organisation (few): the dashboard counts the ones
+            # a reader may see live, next to the roll-ups (reporting/rollups.py).
+            models.Index(
+                fields=["organization"],
+                name="incident_org_restricted",
+                condition=models.Q(is_restricted=True),
+            ),
             # The reporting KPIs (reporting/kpis.py): incidents resolved / acknowledged in a
             # period of one organisation.
             models.Index(fields=["organization", "resolved_at"], name="incident_org_resolved"),
