@@ -10,8 +10,8 @@ the acknowledged day, repairs and post-mortems by the resolved day (incidents st
 or closed), SLA timers by the day they were met or breached, status updates by the posted day,
 action items by their due date. Durations are kept one by one, so medians stay exact.
 
-Restricted incidents are never rolled up: each reader may see a different set of them, so the
-reader's visible restricted incidents are counted live and added.
+Restricted incidents are rolled up apart: a reader who may open all of them reads them from
+the roll-ups, any other reader gets the restricted incidents they may open counted live.
 
 Freshness without staleness: database triggers (migration 0003) mark a day dirty when
 anything it counts changes. A day is *covered* while it is built and not dirty; the dashboard
@@ -264,7 +264,7 @@ def _events(parts: list[Part], tz) -> tuple[str, list]:
 
 SLICES_SQL = """
 WITH ev AS ({events})
-SELECT ev.r_day, ev.r_counted, d.kind, d.value,
+SELECT ev.r_day, ev.r_counted, i.is_restricted, d.kind, d.value,
        {sums},
        COUNT(ev.ack_us), COALESCE(SUM(ev.ack_us), 0),
        COALESCE(ARRAY_AGG(ev.ack_us) FILTER (WHERE ev.ack_us IS NOT NULL), '{{}}'),
@@ -273,21 +273,22 @@ SELECT ev.r_day, ev.r_counted, d.kind, d.value,
 FROM ev JOIN incidents_incident i ON i.id = ev.r_incident
 CROSS JOIN LATERAL ({dimensions}) d
 WHERE d.kind < 5 AND d.value IS NOT NULL {slice}
-GROUP BY 1, 2, 3, 4
+GROUP BY 1, 2, 3, 4, 5
 """
 BARS_SQL = """
 WITH ev AS ({events})
-SELECT ev.r_day, ev.r_counted, d.kind, d.value, b.kind, b.value,
+SELECT ev.r_day, ev.r_counted, i.is_restricted, d.kind, d.value, b.kind, b.value,
        COUNT(*), MIN(ev.r_at), MAX(ev.r_at)
 FROM ev JOIN incidents_incident i ON i.id = ev.r_incident
 CROSS JOIN LATERAL ({dimensions}) d
 CROSS JOIN LATERAL ({dimensions}) b
 WHERE ev.volume = 1 AND d.kind < 5 AND d.value IS NOT NULL AND b.kind > 0 {slice}
-GROUP BY 1, 2, 3, 4, 5, 6
+GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 SLICE_COLUMNS = [
     "day",
     "counted",
+    "restricted",
     "fkind",
     "fvalue",
     *SUMS,
@@ -301,6 +302,7 @@ SLICE_COLUMNS = [
 BAR_COLUMNS = [
     "day",
     "counted",
+    "restricted",
     "fkind",
     "fvalue",
     "bkind",
@@ -340,7 +342,7 @@ def build_days(organization: Organization, days: list[datetime.date]) -> None:
                 f"DELETE FROM {table} WHERE organization_id = %s AND day = ANY(%s)",  # noqa: S608
                 [organization.pk, days],
             )
-        incidents = Incident.objects.filter(organization=organization, is_restricted=False)
+        incidents = Incident.objects.filter(organization=organization)
         events, params = _events([Part(incidents, tuple(days))], tz)
         for table, template, columns in (
             ("reporting_rollup", SLICES_SQL, SLICE_COLUMNS),
@@ -482,18 +484,24 @@ def totals(
         for n in range((period.last - period.first).days + 1)
     ]
     uncovered = tuple(sorted(set(every_day) - set(covered)))
-    # Live: the restricted incidents this reader may see (few; found by id first, so the
-    # period's other incidents are not scanned for them), on every day; and every unrestricted
-    # incident — visible to every reader — on the days the roll-ups do not cover.
+    # Restricted incidents are rolled up apart (`restricted`). A reader who may open every
+    # one of them (admins; the organisation-level executive report) reads them from the
+    # roll-ups; any other reader gets the unrestricted roll-ups plus the restricted incidents
+    # they may open (few: found by id through a partial index) counted live, on every day.
+    # The days the roll-ups do not cover are counted live too.
     restricted = list(incidents.filter(is_restricted=True).values_list("pk", flat=True))
+    every_restricted = Incident.objects.filter(organization=organization, is_restricted=True)
+    sees_all = len(restricted) == every_restricted.count()
     parts = []
-    if restricted:
-        parts.append(Part(Incident.objects.filter(pk__in=restricted), tuple(every_day)))
     if uncovered:
-        unrestricted = Incident.objects.filter(organization=organization, is_restricted=False)
-        parts.append(Part(unrestricted, uncovered))
+        live = Incident.objects.filter(organization=organization)
+        parts.append(Part(live if sees_all else live.filter(is_restricted=False), uncovered))
+    if restricted and not sees_all:
+        parts.append(Part(Incident.objects.filter(pk__in=restricted), tuple(every_day)))
     events, params = _events(parts, organization.tzinfo)
     stored = "organization_id = %s AND fkind = %s AND fvalue = %s AND day = ANY(%s::date[])"
+    if not sees_all:
+        stored += " AND NOT restricted"
     stored_params = [organization.pk, *slice_, covered]
     with connection.cursor() as cursor:
         for table, columns, template, add in (

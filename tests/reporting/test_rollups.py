@@ -189,6 +189,13 @@ def test_a_restricted_incident_counts_live_for_readers_who_may_see_it(
     hidden, direct = both(acme, manager)
     assert hidden.volume == 2
     assert_same(hidden, direct)
+    with scopes_disabled():
+        from guardian.shortcuts import assign_perm
+
+        assign_perm("view_incident", manager.user, Incident.objects.get(pk=built.h.pk))
+    granted, direct = both(acme, manager)
+    assert granted.volume == 3  # H counted live for this reader
+    assert_same(granted, direct)
 
 
 def test_refresh_rebuilds_dirty_days_and_clears_their_marks(built, acme, acme_admin):
