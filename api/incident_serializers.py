@@ -133,7 +133,7 @@ class IncidentSerializer(serializers.Serializer):
             values[key] = masking.mask_value(value, sensitive=sensitive, reveal=reveal)
         return values
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_duplicate_of(self, incident) -> str | None:
         return incident.duplicate_of.key if incident.duplicate_of_id else None
 

@@ -134,6 +134,7 @@ class IncidentListView(OrgAPIView):
     capability = Capability.VIEW_INCIDENTS
     write_capability = Capability.CREATE_INCIDENTS
     hidden = False
+    pagination_class = IncidentCursor  # read by the schema; get() paginates itself
 
     @extend_schema(
         operation_id="incidents_list",
