@@ -178,3 +178,20 @@ def test_two_concurrent_requests_with_one_key_never_both_run(
     assert replay.status_code == 201
     assert replay["Idempotent-Replayed"] == "true"
     assert incidents_of(acme) == 1
+
+
+@pytest.mark.django_db
+def test_a_repeated_transition_with_its_key_runs_once(writer, acme, make_member):
+    from tests.incidents.factories import declare, fresh
+
+    incident = declare(acme, make_member(acme, Role.RESPONDER).user)
+    url = f"/api/v1/incidents/{incident.key}/transitions/start_investigation/"
+
+    first = writer.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    again = writer.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="t-1")
+    without_key = writer.post(url, {}, format="json")
+
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    assert fresh(incident).version == first.json()["version"]
+    assert without_key.status_code == 422  # not possible twice: proves the replay did not run

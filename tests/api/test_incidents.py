@@ -665,3 +665,32 @@ def test_only_the_commander_or_a_manager_changes_the_severity(
     assert response.status_code == 403
     assert "commander" in response.json()["detail"]
     assert fresh(commanded).severity.name == "SEV-3"
+
+
+def test_expired_and_revoked_tokens_cannot_read_or_write_incidents(
+    api, make_token, acme, make_member, incident
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from api.models import ApiToken
+    from api.services import token_revoke
+
+    member = make_member(acme, Role.RESPONDER)
+    expired, revoked = make_token(member, name="old"), make_token(member, name="gone")
+    with scopes_disabled():
+        ApiToken.objects.filter(name="old").update(
+            expires_at=timezone.now() - datetime.timedelta(seconds=1)
+        )
+        token_revoke(token=ApiToken.objects.get(name="gone"))
+
+    for token in (expired, revoked):
+        client = api(token)
+        assert client.get(LIST).status_code == 401
+        assert client.get(detail(incident.key)).status_code == 401
+        assert client.post(LIST, {"title": "x"}, format="json").status_code == 401
+        dismiss = client.post(transition(incident.key, "dismiss"), {"note": "x"}, format="json")
+        assert dismiss.status_code == 401
+    assert count_incidents(acme) == 1
+    assert fresh(incident).status == Status.REPORTED
