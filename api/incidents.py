@@ -5,6 +5,7 @@ browser masks it; every write goes through incidents.services, as the browser's 
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -243,19 +244,24 @@ class IncidentDetailView(OrgAPIView):
             if name in data:
                 data[name] = list(data[name])
         try:
-            if data:
-                incident = services.incident_update(
-                    incident=incident, actor=request.user, changes=data, expected_version=version
-                )
-                version = incident.version if incident.version != version else version
-            if severity is not None:
-                incident = services.incident_change_severity(
-                    incident=incident,
-                    actor=request.user,
-                    severity=severity,
-                    reason=severity_reason,
-                    expected_version=version,
-                )
+            # One transaction: a refused severity change undoes the field changes too.
+            with transaction.atomic():
+                if data:
+                    incident = services.incident_update(
+                        incident=incident,
+                        actor=request.user,
+                        changes=data,
+                        expected_version=version,
+                    )
+                    version = incident.version
+                if severity is not None:
+                    incident = services.incident_change_severity(
+                        incident=incident,
+                        actor=request.user,
+                        severity=severity,
+                        reason=severity_reason,
+                        expected_version=version,
+                    )
         except (DjangoValidationError, DjangoPermissionDenied) as error:
             raise refusal(error) from error
         return _present(self, _reload(self, incident))

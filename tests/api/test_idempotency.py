@@ -113,9 +113,9 @@ def test_keys_belong_to_one_user(acme, make_member, make_token, api):
 
 @pytest.mark.django_db
 def test_a_refused_request_claims_no_key(acme, make_member, make_token, api):
-    viewer = api(make_token(make_member(acme, Role.VIEWER)))
+    compliance = api(make_token(make_member(acme, Role.COMPLIANCE)))
 
-    response = viewer.post(LIST, {"title": "Down"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    response = compliance.post(LIST, {"title": "Down"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
 
     assert response.status_code == 403
     with scopes_disabled():

@@ -38,6 +38,8 @@ def as_role(acme, make_member, make_token, api):
 
     def make(role, scope="write"):
         membership = make_member(acme, role)
+        if role == Role.VIEWER:
+            scope = "read"  # viewers may hold read tokens only
         return api(make_token(membership, scope=scope)), membership.user
 
     return make
@@ -445,14 +447,20 @@ def test_patch_changes_the_severity_with_a_reason(as_role, acme, incident):
     sev2 = severity(acme, "SEV-2").pk
 
     no_reason = client.patch(detail(incident.key), {"version": 1, "severity": sev2}, format="json")
+    mixed = client.patch(
+        detail(incident.key), {"version": 1, "title": "New", "severity": sev2}, format="json"
+    )
+
+    assert no_reason.status_code == 422
+    assert "reason" in no_reason.json()["fields"]
+    assert mixed.status_code == 422
+    assert fresh(incident).title == "Checkout fails", "the refused severity undid the title"
+    assert fresh(incident).version == 1
     changed = client.patch(
         detail(incident.key),
         {"version": 1, "severity": sev2, "severity_reason": "More customers hit"},
         format="json",
     )
-
-    assert no_reason.status_code == 422
-    assert "reason" in no_reason.json()["fields"]
     assert changed.status_code == 200
     assert changed.json()["severity"]["name"] == "SEV-2"
 

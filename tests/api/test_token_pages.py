@@ -190,3 +190,15 @@ def test_creating_and_revoking_are_in_the_audit_trail_without_the_hash(responder
 
 def test_the_user_menu_links_to_the_page(responder, login):
     assert PAGE.encode() in login(responder).get("/o/acme/").content
+
+
+def test_the_service_refuses_a_write_token_for_a_viewer_and_non_members(acme, globex, viewer):
+    from api.services import token_create
+    from tenancy.scoping import org_scope
+
+    later = timezone.now() + datetime.timedelta(days=7)
+    with org_scope(acme), pytest.raises(ValueError, match="read tokens only"):
+        token_create(organization=acme, user=viewer, name="x", scope="write", expires_at=later)
+    with org_scope(globex), pytest.raises(ValueError, match="members"):
+        token_create(organization=globex, user=viewer, name="x", scope="read", expires_at=later)
+    assert tokens() == []
