@@ -251,9 +251,12 @@ class MissingSerializer(serializers.Serializer):
 
 
 class RequirementsMissingSerializer(serializers.Serializer):
+    """409: `requirements_missing` (with `missing`), or `stale_version` / an idempotency
+    conflict (without)."""
+
     code = serializers.CharField()
     detail = serializers.CharField()
-    missing = MissingSerializer(many=True)
+    missing = MissingSerializer(many=True, required=False)
 
 
 class ErrorSerializer(serializers.Serializer):

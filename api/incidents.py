@@ -171,11 +171,6 @@ class IncidentListView(OrgAPIView):
         operation_id="incidents_create",
         request=IncidentCreateSerializer,
         responses={201: IncidentSerializer, 422: ErrorSerializer, 409: ErrorSerializer, **ERRORS},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key", str, OpenApiParameter.HEADER, description="≤ 255 characters."
-            )
-        ],
     )
     def post(self, request):
         """Declare an incident, as the declare form does (same service, same rules); 201 with
@@ -306,9 +301,6 @@ class IncidentTransitionView(OrgAPIView):
         request=TransitionSerializer,
         parameters=[
             OpenApiParameter("name", str, OpenApiParameter.PATH, enum=TRANSITION_NAMES),
-            OpenApiParameter(
-                "Idempotency-Key", str, OpenApiParameter.HEADER, description="≤ 255 characters."
-            ),
         ],
         responses={
             200: IncidentSerializer,

@@ -195,3 +195,14 @@ def test_a_repeated_transition_with_its_key_runs_once(writer, acme, make_member)
     assert again["Idempotent-Replayed"] == "true"
     assert fresh(incident).version == first.json()["version"]
     assert without_key.status_code == 422  # not possible twice: proves the replay did not run
+
+
+def test_the_schema_documents_the_header_on_every_post(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+
+    posts = [ops["post"] for ops in schema["paths"].values() if "post" in ops]
+
+    assert posts
+    for post in posts:
+        names = [p["name"] for p in post.get("parameters", []) if p["in"] == "header"]
+        assert names.count("Idempotency-Key") == 1, post["operationId"]
