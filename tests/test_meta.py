@@ -98,6 +98,7 @@ NOT_UNDER_ORG = {
     "hooks/": "monitoring tools authenticate with the source's secret, not a login",
     "static/": "assets",
     "status/": "the organisation's public status page: no login, published messages only",
+    "api/": "the REST API: the bearer token names the user and the organisation",
 }
 
 
