@@ -8,3 +8,7 @@ class ApiConfig(AppConfig):
 
     def ready(self):
         from api import schema  # noqa: F401 — registers the bearer scheme
+        from api.models import ApiToken
+        from tenancy.audit import audit_register
+
+        audit_register(ApiToken, exclude_fields=["secret_hash", "last_used_at"])

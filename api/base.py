@@ -11,6 +11,7 @@ from rest_framework import permissions, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.views import APIView
 
+from api import idempotency
 from tenancy.roles import can
 from tenancy.scoping import org_scope
 
@@ -40,6 +41,27 @@ class OrgScopedMixin:
                     }
                 )
             )
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self._idempotency = None
+        if request.method == "POST" and getattr(request._request, "org", None) is not None:
+            self._idempotency = idempotency.claim(request)
+            if self._idempotency is not None:
+                # Released again if the handler dies with an unhandled exception (a 500).
+                self._stack.callback(idempotency.release, self._idempotency)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, idempotency.Replay):
+            return exc.response
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        record = getattr(self, "_idempotency", None)
+        if record is not None and not response.has_header("Idempotent-Replayed"):
+            idempotency.finish(record, response)
+        return response
 
     def check_permissions(self, request):
         super().check_permissions(request)

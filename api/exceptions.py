@@ -1,6 +1,8 @@
 """Every API error is JSON: `{"code": "<stable>", "detail": "<for people>"}`, and validation
 errors add `"fields": {"<field>": ["<message>", …]}` naming each field."""
 
+import math
+
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_handler
@@ -34,7 +36,7 @@ def exception_handler(exc, context):
     detail = response.data.get("detail") if isinstance(response.data, dict) else None
     body = {"code": str(code), "detail": str(detail or exc)}
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        body["retry_after"] = int(exc.wait) + 1
+        body["retry_after"] = math.ceil(exc.wait)
     response.data = body
     return response
 

@@ -64,3 +64,27 @@ class ApiToken(OrgOwned):
     @property
     def can_write(self) -> bool:
         return self.scope == self.Scope.WRITE
+
+
+class IdempotencyRecord(OrgOwned):
+    """One `Idempotency-Key` a user sent with a POST: a hash of the request (method, path, body)
+    and, once it has run, the response (status and JSON body), which a repeat of the same request
+    gets again. `status_code` is null while the first request still runs. Kept 24 hours."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user", "key"], name="api_idempotency_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Idempotency-Key {self.key!r} of {self.user_id}"

@@ -21,3 +21,17 @@ def finish(patterns):
     for pattern in patterns:
         login_not_required(pattern.callback)
     return patterns
+
+
+# — incidents (api/incidents.py) ——————————————————————————————————————————————————————
+from api import incidents  # noqa: E402
+
+urlpatterns += [
+    path("incidents/", incidents.IncidentListView.as_view(), name="incident_list"),
+    path("incidents/<str:key>/", incidents.IncidentDetailView.as_view(), name="incident_detail"),
+    path(
+        "incidents/<str:key>/transitions/<str:name>/",
+        incidents.IncidentTransitionView.as_view(),
+        name="incident_transition",
+    ),
+]

@@ -121,6 +121,11 @@ SPECTACULAR_SETTINGS = {
     "APPEND_COMPONENTS": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"bearer": []}],
 }
+# Every POST documents Idempotency-Key (api/schema.py), after the default enum hook.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "api.schema.add_idempotency_header",
+]
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

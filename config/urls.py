@@ -21,6 +21,7 @@ org_patterns = [
     path("compliance/", include("compliance.urls")),
     path("postmortems/", include("postmortems.urls")),
     path("reports/", include("reporting.urls")),
+    path("settings/api-tokens/", include("api.token_urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,119 @@
+"""`Idempotency-Key` on POST: the first request with a key runs and its response is kept; the
+same key with the same request gets that response again (`Idempotent-Replayed: true`), with
+another request 409 `idempotency_conflict`, and while the first still runs 409
+`idempotency_in_progress`. Claiming a key is one `INSERT … ON CONFLICT DO NOTHING`, committed
+before the request runs, so two concurrent requests with one key never both execute. Keys
+expire after 24 hours (expired rows are deleted whenever the organisation claims a new key)."""
+
+import datetime
+import hashlib
+import json
+
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+
+from api.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_LENGTH = 255
+LIFETIME = datetime.timedelta(hours=24)
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_conflict"
+    default_detail = (
+        "This Idempotency-Key was already used with a different request. Use a new key for a "
+        "new request."
+    )
+
+
+class InProgress(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_in_progress"
+    default_detail = (
+        "A request with this Idempotency-Key is still being processed. Retry in a moment to get "
+        "its response."
+    )
+
+
+class Replay(Exception):
+    """Carries the stored response out of `initial()`; the view returns it as is."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def request_hash(request) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0")
+    digest.update(request.get_full_path().encode())
+    digest.update(b"\0")
+    digest.update(request.body)
+    return digest.hexdigest()
+
+
+def claim(request) -> IdempotencyRecord | None:
+    """For a POST with the header: the new record this request owns (store the response in it
+    with `finish`), or raise Replay / Conflict / InProgress. None without the header."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_LENGTH:
+        raise ValidationError(
+            {HEADER: [f"Send 1 to {MAX_LENGTH} characters (a UUID is a good choice)."]}
+        )
+    django_request = request._request
+    organization, user = django_request.org, django_request.user
+    fingerprint = request_hash(django_request)
+    now = timezone.now()
+    with transaction.atomic():
+        IdempotencyRecord.objects.filter(
+            organization=organization, created_at__lt=now - LIFETIME
+        ).delete()
+        with connection.cursor() as cursor:
+            # Waits for a concurrent claim of the same key to commit or roll back.
+            cursor.execute(
+                """
+                INSERT INTO api_idempotencyrecord
+                    (organization_id, user_id, key, request_hash, location, created_at)
+                VALUES (%s, %s, %s, %s, '', %s)
+                ON CONFLICT (organization_id, user_id, key) DO NOTHING
+                RETURNING id
+                """,
+                [organization.pk, user.pk, key, fingerprint, now],
+            )
+            row = cursor.fetchone()
+    if row is not None:
+        return IdempotencyRecord.objects.get(pk=row[0])
+    record = IdempotencyRecord.objects.get(organization=organization, user=user, key=key)
+    if record.request_hash != fingerprint:
+        raise Conflict()
+    if record.status_code is None:
+        raise InProgress()
+    response = Response(record.response_body, status=record.status_code)
+    if record.location:
+        response["Location"] = record.location
+    response["Idempotent-Replayed"] = "true"
+    raise Replay(response)
+
+
+def finish(record: IdempotencyRecord, response) -> None:
+    """Keep the response of a request that ran (a 5xx is not kept: the key may be retried)."""
+    if response.status_code >= 500 or not hasattr(response, "data"):
+        release(record)
+        return
+    data = json.loads(json.dumps(response.data, default=str))
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        status_code=response.status_code,
+        response_body=data,
+        location=response.get("Location", "")[:500],
+    )
+
+
+def release(record: IdempotencyRecord) -> None:
+    IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
