@@ -170,7 +170,10 @@ def _check_references(document: dict, organization, errors: list[str]) -> None:
     for family in FAMILIES:
         if family.name in document and not family.single:
             for item in document[family.name]:
-                spelling = item.get("name", item.get("level", item.get("key")))
+                if family.name == "severity_levels":
+                    spelling = item["level"]
+                else:
+                    spelling = item["key"] if "key" in family.fields else item.get("name")
                 known.setdefault(family.name, {})[family.key(item)] = spelling
 
     def resolve(target: str, value, path: str):
