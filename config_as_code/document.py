@@ -12,6 +12,8 @@ from tenancy.scoping import org_scope
 from .families import BY_NAME, FAMILIES, export_family
 from .schema import VERSION, normalise_item, normalise_list
 
+POSITIONS = "_positions"  # not a family: the file index of each object, by natural key
+
 
 class MalformedFile(Exception):  # noqa: N818
     """The file is not YAML at all; the message names the line and column."""
@@ -108,6 +110,12 @@ def validate(data, organization: Organization) -> tuple[dict | None, list[str]]:
     _check_rules(document, errors)
     if errors:
         return None, errors
+    # Where each object sits in the file, so that a write refused later names its path.
+    document[POSITIONS] = {
+        family.name: {family.key(item): index for index, item in enumerate(document[family.name])}
+        for family in FAMILIES
+        if family.name in document and not family.single
+    }
     for family in FAMILIES:
         if family.name in document and not family.single:
             document[family.name].sort(key=family.sort)

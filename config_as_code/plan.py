@@ -34,7 +34,7 @@ from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Capability, can
 from tenancy.scoping import org_scope
 
-from .document import export_document
+from .document import POSITIONS, export_document
 from .families import FAMILIES
 
 CREATE, UPDATE, DELETE, KEEP = "create", "update", "delete", "keep"
@@ -76,6 +76,7 @@ class Change:
     desired: dict | None = None
     fields: list[tuple[str, Any, Any]] = field(default_factory=list)
     note: str = ""
+    path: str = ""  # where the object is in the file (creates and updates)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Plan:
 def build_plan(organization: Organization, document: dict, *, delete: bool = False) -> Plan:
     """Every change the document asks of the organisation, in family order."""
     current = export_document(organization)
+    positions = document.get(POSITIONS, {})
     changes: list[Change] = []
     for family in FAMILIES:
         if family.name not in document:
@@ -100,17 +102,25 @@ def build_plan(organization: Organization, document: dict, *, delete: bool = Fal
                 continue
             label = wanted["name"]
             if have is None:
-                changes.append(Change(family.name, CREATE, label, None, wanted))
+                changes.append(Change(family.name, CREATE, label, None, wanted, path=family.name))
             elif diff := _fields(have, wanted):
-                changes.append(Change(family.name, UPDATE, label, have, wanted, diff))
+                changes.append(
+                    Change(family.name, UPDATE, label, have, wanted, diff, path=family.name)
+                )
             continue
         existing = {family.key(item): item for item in have or []}
         for item in wanted:
             old = existing.pop(family.key(item), None)
+            index = positions.get(family.name, {}).get(family.key(item))
+            path = family.name if index is None else f"{family.name}[{index}]"
             if old is None:
-                changes.append(Change(family.name, CREATE, family.label(item), None, item))
+                changes.append(
+                    Change(family.name, CREATE, family.label(item), None, item, path=path)
+                )
             elif diff := _fields(old, item):
-                changes.append(Change(family.name, UPDATE, family.label(old), old, item, diff))
+                changes.append(
+                    Change(family.name, UPDATE, family.label(old), old, item, diff, path=path)
+                )
         for old in existing.values():
             if not delete:
                 note = "absent from the file; --delete removes it"
@@ -181,8 +191,9 @@ def apply(organization: Organization, plan: Plan, *, actor: Membership) -> int:
     middle.sort(key=lambda c: (c.family != "categories" or bool(c.desired["parent"]),))
     middle.sort(key=lambda c: _ORDER[c.family])
     last = [c for c in writes if c.op == DELETE and c.family not in LEAVES]
+    # Deletions in reverse dependency order; sub-categories before their parents.
     last.sort(
-        key=lambda c: (_ORDER[c.family], c.family != "categories" or not c.current["parent"]),
+        key=lambda c: (_ORDER[c.family], c.family == "categories" and bool(c.current["parent"])),
         reverse=True,
     )
     with transaction.atomic(), org_scope(organization):
@@ -205,7 +216,7 @@ _ORDER = {family.name: index for index, family in enumerate(FAMILIES)}
 
 
 def _where(change: Change) -> str:
-    return f"{change.family} “{change.label}” ({change.op})"
+    return f"{change.path or change.family} “{change.label}” ({change.op})"
 
 
 def _messages(error: ValidationError) -> str:

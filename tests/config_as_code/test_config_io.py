@@ -287,6 +287,15 @@ def test_export_then_import_into_an_empty_org_reproduces_it_byte_for_byte(config
     assert export(initech) == text
 
 
+def test_every_family_round_trips_row_for_row(configured, initech):
+    run_import(initech, export(configured), "--apply", "--delete", *ACTOR)
+
+    source, target = rows(configured), rows(initech)
+    del source["AuditEntry"], target["AuditEntry"]
+    assert target == source
+    assert all(target.values()), target
+
+
 def test_reimport_is_a_no_op(configured, initech):
     text = export(configured)
     run_import(initech, text, "--apply", "--delete", *ACTOR)
@@ -354,6 +363,25 @@ def test_a_family_left_out_of_the_file_is_left_alone(configured):
 
     assert out.strip() == "No changes."
     assert export(configured) == before
+
+
+def test_delete_removes_sub_categories_before_their_parent(configured):
+    document = yaml.safe_load(export(configured))
+    document["categories"] = [
+        c for c in document["categories"] if c["name"] not in ("Storage", "Replication")
+    ]
+    document["classification_rules"] = []
+    document["sla_policies"] = [p for p in document["sla_policies"] if not p["category"]]
+
+    out, _ = run_import(
+        configured, yaml.safe_dump(document, sort_keys=False), "--apply", "--delete", *ACTOR
+    )
+
+    assert "  - delete “Replication”" in out
+    with scopes_disabled():
+        names = set(Category.objects.filter(organization=configured).values_list("name", flat=True))
+    assert "Storage" not in names
+    assert "Replication" not in names
 
 
 def test_delete_of_a_row_still_in_use_is_refused_and_nothing_changes(configured):
@@ -424,7 +452,7 @@ def test_a_write_refused_midway_rolls_everything_back(configured, initech):
         run_import(initech, text, "--apply", "--delete", *ACTOR)
 
     assert refused.value.returncode == 1
-    assert "services “Payments API” (create): health_check_url:" in str(refused.value)
+    assert "services[0] “Payments API” (create): health_check_url:" in str(refused.value)
     assert "Nothing changed" in str(refused.value)
     assert rows() == before
 
