@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
@@ -483,6 +484,20 @@ def test_unclosed_bracket_is_refused_with_the_line_and_reason(configured):
     assert rows() == before
 
 
+def test_a_key_given_twice_is_refused_with_the_line(configured):
+    text = "version: 1\nteams:\n  - name: Ops\n    description: a\n    description: b\n"
+    before = rows()
+
+    with pytest.raises(CommandError) as refused:
+        run_import(configured, text, "--apply", *ACTOR)
+
+    assert refused.value.returncode == 1
+    assert "line 5, column 5: found the key “description” twice (first on line 4)" in str(
+        refused.value
+    )
+    assert rows() == before
+
+
 def test_wrong_document_shapes_are_refused(configured):
     for text, expected in [
         ("- just\n- a list\n", "the file must be a mapping"),
@@ -518,6 +533,15 @@ def test_wrong_document_shapes_are_refused(configured):
             run_import(configured, text)
         assert refused.value.returncode == 1
         assert expected in refused.value.stderr, (text, refused.value.stderr)
+
+
+def test_the_example_in_the_docs_is_a_valid_file(configured):
+    docs = (settings.BASE_DIR / "docs" / "config-as-code.md").read_text()
+    example = docs.split("## Example")[1].split("```yaml\n")[1].split("```")[0]
+
+    out, _ = run_import(configured, example)
+
+    assert "Dry run: nothing written" in out or out.strip() == "No changes."
 
 
 def test_usage_errors_exit_2(configured):
