@@ -15,7 +15,13 @@ from compliance.models import (
     ReportFormat,
     Trigger,
 )
-from incidents.models import BusinessCalendar, Holiday, SlaPolicy
+from incidents.models import (
+    BusinessCalendar,
+    Holiday,
+    SlaPolicy,
+    StatusCadence,
+    StatusUpdateTemplate,
+)
 from integrations.models import CorrelationRule, MaintenanceWindow
 from taxonomy.models import (
     REQUIRABLE_STATES,
@@ -24,6 +30,7 @@ from taxonomy.models import (
     CustomFieldDefinition,
     EscalationPath,
     EscalationStep,
+    OrgSettings,
     Service,
     SeverityLevel,
 )
@@ -114,6 +121,21 @@ def _retention(value):
     return dict(sorted(value.items()))
 
 
+SETTINGS = Family(
+    name="settings",
+    fields={
+        "classification_mode": Field(
+            choice(OrgSettings.ClassificationMode.values), default="static"
+        ),
+        "alerts_resolve_mitigates": Field(boolean, default=False),
+        "ownership_escalation_minutes": Field(integer(1, 7 * 24 * 60), default=30),
+    },
+    key=lambda i: "settings",
+    label=lambda i: "settings",
+    sort=lambda i: 0,
+    single=True,
+)
+
 TEAMS = Family(
     name="teams",
     fields={
@@ -172,6 +194,33 @@ SEVERITY_LEVELS = Family(
     key=lambda i: i["level"],
     label=lambda i: f"level {i['level']} ({i['name']})",
     sort=lambda i: i["level"],
+)
+
+STATUS_CADENCES = Family(
+    name="status_cadences",
+    fields={
+        "severity": Field(integer(1, 9), required=True, ref="severity_levels"),
+        # null: no required cadence for this severity
+        "minutes": Field(optional(integer(1, 7 * 24 * 60)), required=True),
+    },
+    key=lambda i: i["severity"],
+    label=lambda i: f"severity {i['severity']}",
+    sort=lambda i: i["severity"],
+)
+
+STATUS_UPDATE_TEMPLATES = Family(
+    name="status_update_templates",
+    fields={
+        "name": Field(text(80, blank=False), required=True),
+        "current_status": Field(text(5000, blank=False), required=True),
+        "impact": Field(text(5000), default=""),
+        "workaround": Field(text(5000), default=""),
+        "body": Field(text(5000), default=""),
+        "is_active": Field(boolean, default=True),
+    },
+    key=_name_key,
+    label=_name,
+    sort=_name_key,
 )
 
 CUSTOM_FIELDS = Family(
@@ -352,10 +401,13 @@ COMPLIANCE_OBLIGATIONS = Family(
 # In dependency order: an object only names objects of families above it (obligations name
 # earlier obligations of their own family, set in a second pass).
 FAMILIES = [
+    SETTINGS,
     TEAMS,
     CATEGORIES,
     SERVICES,
     SEVERITY_LEVELS,
+    STATUS_CADENCES,
+    STATUS_UPDATE_TEMPLATES,
     CUSTOM_FIELDS,
     ESCALATION_PATHS,
     CLASSIFICATION_RULES,
@@ -382,6 +434,38 @@ def export_family(family: Family, organization) -> list[dict] | dict | None:
     if family.single:
         return rows
     return sorted(rows, key=family.sort)
+
+
+def _settings(org):
+    row = OrgSettings.objects.filter(organization=org).first()
+    if row is None:
+        return None
+    return {
+        "classification_mode": row.classification_mode,
+        "alerts_resolve_mitigates": row.alerts_resolve_mitigates,
+        "ownership_escalation_minutes": row.ownership_escalation_minutes,
+    }
+
+
+def _status_cadences(org):
+    return [
+        {"severity": c.severity.level, "minutes": c.minutes}
+        for c in StatusCadence.objects.filter(organization=org).select_related("severity")
+    ]
+
+
+def _status_update_templates(org):
+    return [
+        {
+            "name": t.name,
+            "current_status": t.current_status,
+            "impact": t.impact,
+            "workaround": t.workaround,
+            "body": t.body,
+            "is_active": t.is_active,
+        }
+        for t in StatusUpdateTemplate.objects.filter(organization=org)
+    ]
 
 
 def _teams(org):
@@ -622,6 +706,9 @@ def _compliance_obligations(org):
 
 
 _EXPORTERS = {
+    "settings": _settings,
+    "status_cadences": _status_cadences,
+    "status_update_templates": _status_update_templates,
     "teams": _teams,
     "categories": _categories,
     "services": _services,

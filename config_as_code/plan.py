@@ -16,7 +16,14 @@ from django.db import IntegrityError, models, transaction
 from django.utils.dateparse import parse_datetime
 
 from compliance.models import Framework, Obligation
-from incidents.models import BusinessCalendar, Holiday, SlaPolicy
+from incidents import coordination
+from incidents.models import (
+    BusinessCalendar,
+    Holiday,
+    SlaPolicy,
+    StatusCadence,
+    StatusUpdateTemplate,
+)
 from integrations import services as integration_services
 from integrations.models import AlertSource, CorrelationRule, MaintenanceWindow
 from taxonomy import services as taxonomy_services
@@ -26,6 +33,7 @@ from taxonomy.models import (
     CustomFieldDefinition,
     EscalationPath,
     EscalationStep,
+    OrgSettings,
     Service,
     SeverityLevel,
 )
@@ -47,6 +55,8 @@ LEAVES = {
     "sla_policies",
     "correlation_rules",
     "maintenance_windows",
+    "status_cadences",
+    "status_update_templates",
 }
 # Rows that are never deleted: incidents keep values under a custom field's key (deactivate
 # it instead), and the regulatory frameworks are a fixed set (disable one instead).
@@ -100,7 +110,7 @@ def build_plan(organization: Organization, document: dict, *, delete: bool = Fal
         if family.single:
             if wanted is None:
                 continue
-            label = wanted["name"]
+            label = family.label(wanted)
             if have is None:
                 changes.append(Change(family.name, CREATE, label, None, wanted, path=family.name))
             elif diff := _fields(have, wanted):
@@ -262,6 +272,53 @@ class _Writer:
         return model.objects.filter(organization=self.org, name__iexact=name).order_by("pk").first()
 
     # families
+    def _settings(self, change):
+        d = change.desired
+        taxonomy_services.org_settings_update(
+            **self.kw,
+            classification_mode=d["classification_mode"],
+            ownership_escalation_minutes=d["ownership_escalation_minutes"],
+        )
+        # No service sets this switch (the settings page saves it with the form).
+        row = OrgSettings.objects.get(organization=self.org)
+        if row.alerts_resolve_mitigates != d["alerts_resolve_mitigates"]:
+            row.alerts_resolve_mitigates = d["alerts_resolve_mitigates"]
+            row.full_clean()
+            row.save()
+
+    def _status_cadences(self, change):
+        severity = self.severity((change.desired or change.current)["severity"])
+        if change.op == DELETE:
+            # Back to the default: open incidents' deadlines follow it (cadence_save), then the
+            # row goes, as if it had never been set.
+            default = coordination.STATUS_CADENCE_DEFAULTS.get(severity.level)
+            coordination.cadence_save(
+                organization=self.org, actor=self.actor.user, minutes={severity.pk: default}
+            )
+            StatusCadence.objects.filter(organization=self.org, severity=severity).delete()
+            return
+        coordination.cadence_save(
+            organization=self.org,
+            actor=self.actor.user,
+            minutes={severity.pk: change.desired["minutes"]},
+        )
+
+    def _status_update_templates(self, change):
+        if change.op == DELETE:
+            # No delete service: templates are deactivated in the UI; a deletion leaves the
+            # status updates made from one with no template link (SET_NULL).
+            self._by_name(StatusUpdateTemplate, change.current["name"]).delete()
+            return
+        d = change.desired
+        coordination.template_save(
+            organization=self.org,
+            actor=self.actor.user,
+            template=self._by_name(StatusUpdateTemplate, change.current["name"])
+            if change.current
+            else None,
+            **d,
+        )
+
     def _teams(self, change):
         if change.op == DELETE:
             tenancy_services.team_delete(**self.kw, team=self.team(change.current["name"]))

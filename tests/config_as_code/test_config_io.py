@@ -12,7 +12,13 @@ from django_scopes import scopes_disabled
 
 from compliance.frameworks import ensure_frameworks
 from compliance.models import Framework, Obligation
-from incidents.models import BusinessCalendar, Holiday, SlaPolicy
+from incidents.models import (
+    BusinessCalendar,
+    Holiday,
+    SlaPolicy,
+    StatusCadence,
+    StatusUpdateTemplate,
+)
 from integrations.models import AlertSource, CorrelationRule, MaintenanceWindow
 from taxonomy.models import (
     Category,
@@ -20,6 +26,7 @@ from taxonomy.models import (
     CustomFieldDefinition,
     EscalationPath,
     EscalationStep,
+    OrgSettings,
     Service,
     SeverityLevel,
 )
@@ -28,6 +35,9 @@ from tenancy.roles import Role
 from tests.factories import MembershipFactory, OrganizationFactory, TeamFactory
 
 MODELS = [
+    OrgSettings,
+    StatusCadence,
+    StatusUpdateTemplate,
     Team,
     Category,
     Service,
@@ -47,10 +57,13 @@ MODELS = [
 ]
 
 FAMILIES = [
+    "settings",
     "teams",
     "categories",
     "services",
     "severity_levels",
+    "status_cadences",
+    "status_update_templates",
     "custom_fields",
     "escalation_paths",
     "classification_rules",
@@ -123,6 +136,19 @@ def configured(acme, acme_admin, make_member):
         sev1.min_users_affected_pct = Decimal("12.5")
         sev1.save()
         SeverityLevel.objects.create(organization=acme, level=5, name="SEV-5")
+        OrgSettings.objects.filter(organization=acme).update(
+            classification_mode="assisted", alerts_resolve_mitigates=True
+        )
+        StatusCadence.objects.create(organization=acme, severity=sev1, minutes=10)
+        StatusCadence.objects.create(
+            organization=acme, severity=SeverityLevel.objects.get(organization=acme, level=4)
+        )
+        StatusUpdateTemplate.objects.create(
+            organization=acme,
+            name="Resolved",
+            current_status="{title} is resolved.",
+            body="Thanks for your patience.\nA post-mortem follows.",
+        )
         CustomFieldDefinition.objects.create(
             organization=acme,
             key="customer_impact",
@@ -364,6 +390,28 @@ def test_a_family_left_out_of_the_file_is_left_alone(configured):
 
     assert out.strip() == "No changes."
     assert export(configured) == before
+
+
+def test_settings_cadences_and_templates_are_updated_and_deleted(configured):
+    document = yaml.safe_load(export(configured))
+    document["settings"]["ownership_escalation_minutes"] = 45
+    document["status_cadences"] = [{"severity": 1, "minutes": 20}]
+    resolved = next(t for t in document["status_update_templates"] if t["name"] == "Resolved")
+    resolved["impact"] = "None any more."
+
+    out, _ = run_import(
+        configured, yaml.safe_dump(document, sort_keys=False), "--apply", "--delete", *ACTOR
+    )
+
+    assert "      ownership_escalation_minutes: 30 → 45" in out
+    assert "  - delete “severity 4”" in out
+    with scopes_disabled():
+        assert OrgSettings.objects.get(organization=configured).ownership_escalation_minutes == 45
+        cadences = StatusCadence.objects.filter(organization=configured)
+        assert list(cadences.values_list("severity__level", "minutes")) == [(1, 20)]
+        template = StatusUpdateTemplate.objects.get(organization=configured, name="Resolved")
+        assert template.impact == "None any more."
+    assert run_import(configured, export(configured), "--delete")[0].strip() == "No changes."
 
 
 def test_delete_removes_sub_categories_before_their_parent(configured):
