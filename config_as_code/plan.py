@@ -139,8 +139,30 @@ def build_plan(organization: Organization, document: dict, *, delete: bool = Fal
                 note = NEVER_DELETED[family.name]
                 changes.append(Change(family.name, KEEP, family.label(old), old, note=note))
             else:
-                changes.append(Change(family.name, DELETE, family.label(old), old))
+                usage = _usage(organization, family.name, old)
+                note = f"used now by {', '.join(usage)}" if usage else ""
+                changes.append(Change(family.name, DELETE, family.label(old), old, note=note))
     return Plan(changes)
+
+
+# Rows other rows protect: a dry run says what uses them (the apply refuses to delete a row
+# still in use, unless what used it goes in the same import).
+_IN_USE = {
+    "teams": (Team, "name__iexact", "name"),
+    "categories": (Category, "name__iexact", "name"),
+    "services": (Service, "name__iexact", "name"),
+    "severity_levels": (SeverityLevel, "level", "level"),
+    "compliance_obligations": (Obligation, "key", "key"),
+}
+
+
+def _usage(organization: Organization, family: str, item: dict) -> list[str]:
+    if family not in _IN_USE:
+        return []
+    model, lookup, key = _IN_USE[family]
+    with org_scope(organization):
+        row = model.objects.filter(organization=organization, **{lookup: item[key]}).first()
+    return [] if row is None else taxonomy_services.usage_of(row)
 
 
 def _fields(old: dict, new: dict) -> list[tuple[str, Any, Any]]:

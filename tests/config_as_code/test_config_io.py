@@ -439,6 +439,9 @@ def test_delete_of_a_row_still_in_use_is_refused_and_nothing_changes(configured)
     document["maintenance_windows"] = []
     before = rows(configured)
 
+    dry, _ = run_import(configured, yaml.safe_dump(document, sort_keys=False), "--delete")
+    assert "  - delete “Database” (used now by " in dry
+    assert "1 escalation step" in dry
     with pytest.raises(CommandError) as refused:
         run_import(
             configured, yaml.safe_dump(document, sort_keys=False), "--apply", "--delete", *ACTOR
