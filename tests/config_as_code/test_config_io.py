@@ -300,6 +300,32 @@ def test_export_never_contains_secrets(configured):
     assert source.public_id not in text
     assert "source: prod-alertmanager" in text
 
+    def keys(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield key
+                yield from keys(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from keys(item)
+
+    exported_keys = set(keys(yaml.safe_load(text)))
+    assert not {k for k in exported_keys if any(w in k for w in ("secret", "token", "hash"))}
+
+
+def test_a_file_too_large_is_refused(configured, monkeypatch):
+    from config_as_code.management.commands import import_config
+
+    monkeypatch.setattr(import_config, "MAX_FILE_CHARACTERS", 100)
+    before = rows()
+
+    with pytest.raises(CommandError) as refused:
+        run_import(configured, "version: 1\n" + "# padding\n" * 20, "--apply", *ACTOR)
+
+    assert refused.value.returncode == 1
+    assert "too large" in str(refused.value)
+    assert rows() == before
+
 
 def test_export_is_stable(configured):
     assert export(configured) == export(configured)

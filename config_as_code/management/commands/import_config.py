@@ -14,6 +14,9 @@ from config_as_code.plan import ApplyError, apply, build_plan, render
 from tenancy.audit import audit_context
 from tenancy.models import Membership, Organization
 
+# A configuration is a few hundred objects; a file far larger is a mistake, not a setup.
+MAX_FILE_CHARACTERS = 5_000_000
+
 
 class Command(BaseCommand):
     help = "Compare a configuration file with an organisation, and with --apply, import it."
@@ -51,6 +54,12 @@ class Command(BaseCommand):
                     f"{options['actor']} is not a member of {organization.slug}.", returncode=2
                 )
         text = self._read(options)
+        if len(text) > MAX_FILE_CHARACTERS:
+            raise CommandError(
+                f"The file is too large ({len(text):,} characters; at most "
+                f"{MAX_FILE_CHARACTERS:,}). Nothing changed.",
+                returncode=1,
+            )
         try:
             data = load(text)
         except MalformedFile as error:
