@@ -3,6 +3,7 @@ a validated, normalised document (refusing it, with every reason and path, if it
 
 import yaml
 
+from compliance.forms import DEADLINE_LIMITS
 from compliance.models import Framework, Obligation
 from integrations.models import AlertSource
 from taxonomy.models import Category, CustomFieldDefinition, Service, SeverityLevel
@@ -243,12 +244,29 @@ def _check_references(document: dict, organization, errors: list[str]) -> None:
                     step["team"] = resolve("teams", step["team"], f"{step_path}.team")
                 if "user" in step:
                     step["user"] = resolve("users", step["user"], f"{step_path}.user")
-            if family.name == "compliance_obligations" and item["trigger"].startswith("custom:"):
-                key = item["trigger"].removeprefix("custom:")
-                if key not in known.get("custom_fields", {}):
-                    errors.append(
-                        f"{path}.trigger: no custom field “{key}” in the file nor the organisation"
-                    )
+            if family.name == "compliance_obligations":
+                _check_obligation_fields(item, path, set(known.get("custom_fields", {})), errors)
+
+
+def _check_obligation_fields(item: dict, path: str, custom_keys: set, errors: list[str]) -> None:
+    """What the obligation form checks: custom fields named by the trigger and the field map
+    exist; field map entries are incident.<field>, facts.<field> or custom:<key>."""
+    if item["trigger"].startswith("custom:"):
+        key = item["trigger"].removeprefix("custom:")
+        if key not in custom_keys:
+            errors.append(
+                f"{path}.trigger: no custom field “{key}” in the file nor the organisation"
+            )
+    for section, refs in item["field_map"].items():
+        for ref in refs:
+            if not (
+                ref.startswith(("incident.", "facts."))
+                or (ref.startswith("custom:") and ref.removeprefix("custom:") in custom_keys)
+            ):
+                errors.append(
+                    f"{path}.field_map.{section}: “{ref}” is not incident.<field>, "
+                    "facts.<field> or custom:<key> of a custom field"
+                )
 
 
 def _check_rules(document: dict, errors: list[str]) -> None:
@@ -285,8 +303,20 @@ def _check_rules(document: dict, errors: list[str]) -> None:
         if not any(item[k] for k in ("set_category", "set_severity", "set_service", "set_team")):
             errors.append(f"{path}: a rule must set category, severity, service or team")
     for index, item in enumerate(document.get("compliance_obligations", [])):
+        path = f"compliance_obligations[{index}]"
         if item["previous"] == item["key"]:
-            errors.append(f"compliance_obligations[{index}].previous: cannot be itself")
+            errors.append(f"{path}.previous: cannot be itself")
+        if item["clock_start"] == "previous_submitted" and not item["previous"]:
+            errors.append(f"{path}.previous: name the notice whose submission starts this clock")
+        unit, amount = item["deadline_unit"], item["deadline_amount"]
+        if unit != "none" and not amount:
+            errors.append(f"{path}.deadline_amount: give the number of hours, days or months")
+        limit = DEADLINE_LIMITS.get(unit)
+        if limit and amount > limit[0]:
+            errors.append(f"{path}.deadline_amount: at most {limit[0]:,} {limit[1]}")
+        latest = item["latest_hours_after_awareness"]
+        if latest and latest > DEADLINE_LIMITS["hours"][0]:
+            errors.append(f"{path}.latest_hours_after_awareness: at most 8,760 hours (a year)")
 
 
 __all__ = ["BY_NAME", "MalformedFile", "dump", "export_document", "load", "validate"]

@@ -605,6 +605,17 @@ def test_wrong_document_shapes_are_refused(configured):
             "version: 1\ncustom_fields: [{key: Bad-Key, label: X, field_type: text}]\n",
             "custom_fields[0].key: must be lower-case letters",
         ),
+        (
+            "version: 1\ncompliance_obligations: [{key: x, framework: gdpr, name: X, trigger: "
+            "material, clock_start: aware, deadline_unit: hours, recipients: DPO, "
+            "field_map: {Facts: [incident.title, custom:nope]}}]\n",
+            "compliance_obligations[0].field_map.Facts: “custom:nope” is not",
+        ),
+        (
+            "version: 1\ncompliance_obligations: [{key: x, framework: gdpr, name: X, trigger: "
+            "material, clock_start: aware, deadline_unit: hours, recipients: DPO}]\n",
+            "compliance_obligations[0].deadline_amount: give the number of hours",
+        ),
     ]:
         with pytest.raises(CommandError) as refused:
             run_import(configured, text)
