@@ -111,7 +111,7 @@ def validate(data, organization: Organization) -> tuple[dict | None, list[str]]:
         return None, ["the file must be a mapping with `version: 1` and one list per family"]
     if "version" not in data:
         errors.append("version: is required (version: 1)")
-    elif data["version"] != VERSION:
+    elif type(data["version"]) is not int or data["version"] != VERSION:
         errors.append(f"version: must be {VERSION}")
     for key in data:
         if key != "version" and key not in BY_NAME:

@@ -580,6 +580,7 @@ def test_wrong_document_shapes_are_refused(configured):
         ("- just\n- a list\n", "the file must be a mapping"),
         ("teams: []\n", "version: is required"),
         ("version: 2\n", "version: must be 1"),
+        ("version: true\n", "version: must be 1"),
         ("version: 1\nwidgets: []\n", "widgets: unknown key"),
         ("version: 1\nteams: {name: Ops}\n", "teams: must be a list, not a mapping"),
         ("version: 1\nteams: [Ops]\n", "teams[0]: must be a mapping, not a string"),
