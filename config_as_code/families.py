@@ -23,6 +23,8 @@ from incidents.models import (
     StatusUpdateTemplate,
 )
 from integrations.models import CorrelationRule, MaintenanceWindow
+from postmortems.models import PostMortemPolicy
+from postmortems.policy import LIMITS as POSTMORTEM_LIMITS
 from taxonomy.models import (
     REQUIRABLE_STATES,
     Category,
@@ -398,6 +400,32 @@ COMPLIANCE_OBLIGATIONS = Family(
     sort=lambda i: (i["framework"], i["order"], i["key"]),
 )
 
+_POSTMORTEM_DEFAULTS = {
+    "max_severity_level": 2,
+    "recurrence_count": 3,
+    "recurrence_days": 30,
+    "review_due_hours": 48,
+    "remind_before_hours": 12,
+    "escalate_after_hours": 0,
+    "approvals_required": 1,
+    "action_item_remind_days": 2,
+}
+
+POSTMORTEM_POLICY = Family(
+    name="postmortem_policy",
+    fields={
+        **{
+            name: Field(integer(*POSTMORTEM_LIMITS[name]), default=default)
+            for name, default in _POSTMORTEM_DEFAULTS.items()
+        },
+        "on_regulatory": Field(boolean, default=True),
+    },
+    key=lambda i: "postmortem_policy",
+    label=lambda i: "post-mortem policy",
+    sort=lambda i: 0,
+    single=True,
+)
+
 # In dependency order: an object only names objects of families above it (obligations name
 # earlier obligations of their own family, set in a second pass).
 FAMILIES = [
@@ -417,6 +445,7 @@ FAMILIES = [
     MAINTENANCE_WINDOWS,
     COMPLIANCE_FRAMEWORKS,
     COMPLIANCE_OBLIGATIONS,
+    POSTMORTEM_POLICY,
 ]
 BY_NAME = {family.name: family for family in FAMILIES}
 
@@ -705,7 +734,15 @@ def _compliance_obligations(org):
     ]
 
 
+def _postmortem_policy(org):
+    policy = PostMortemPolicy.objects.filter(organization=org).first()
+    if policy is None:
+        return None
+    return {name: getattr(policy, name) for name in POSTMORTEM_POLICY.fields}
+
+
 _EXPORTERS = {
+    "postmortem_policy": _postmortem_policy,
     "settings": _settings,
     "status_cadences": _status_cadences,
     "status_update_templates": _status_update_templates,

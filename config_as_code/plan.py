@@ -26,6 +26,7 @@ from incidents.models import (
 )
 from integrations import services as integration_services
 from integrations.models import AlertSource, CorrelationRule, MaintenanceWindow
+from postmortems.policy import policy_save
 from taxonomy import services as taxonomy_services
 from taxonomy.models import (
     Category,
@@ -340,6 +341,9 @@ class _Writer:
             else None,
             **d,
         )
+
+    def _postmortem_policy(self, change):
+        policy_save(organization=self.org, actor=self.actor.user, values=dict(change.desired))
 
     def _teams(self, change):
         if change.op == DELETE:

@@ -20,6 +20,7 @@ from incidents.models import (
     StatusUpdateTemplate,
 )
 from integrations.models import AlertSource, CorrelationRule, MaintenanceWindow
+from postmortems.models import PostMortemPolicy
 from taxonomy.models import (
     Category,
     ClassificationRule,
@@ -53,6 +54,7 @@ MODELS = [
     MaintenanceWindow,
     Framework,
     Obligation,
+    PostMortemPolicy,
     AuditEntry,
 ]
 
@@ -73,6 +75,7 @@ FAMILIES = [
     "maintenance_windows",
     "compliance_frameworks",
     "compliance_obligations",
+    "postmortem_policy",
 ]
 
 
@@ -231,6 +234,9 @@ def configured(acme, acme_admin, make_member):
         )
     ensure_frameworks(acme.pk)
     with scopes_disabled():
+        PostMortemPolicy.objects.create(
+            organization=acme, max_severity_level=3, on_regulatory=False
+        )
         gdpr = Framework.objects.get(organization=acme, key="gdpr")
         gdpr.retention_minimums = {"audit_entries": 7}
         gdpr.save()
