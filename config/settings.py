@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "config_as_code",
 ]
 # The admin site is cross-tenant and must run unscoped (docs/tenancy.md).
 INSTALLED_APPS[0] = "tenancy.apps.VigilAdminConfig"
