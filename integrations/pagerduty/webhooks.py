@@ -167,7 +167,9 @@ def receive(request, public_id: str):
         with org_scope(service.organization_id), audit_context(origin="webhook:pagerduty"):
             incident = _paged_incident(service, data)
             if incident is None:
-                return JsonResponse({"result": "ignored", "detail": "no incident paged"}, 202)
+                return JsonResponse(
+                    {"result": "ignored", "detail": "no incident paged"}, status=202
+                )
             pd_incident = str(data.get("id", ""))[:64]
             if event_type == "incident.acknowledged":
                 return _acknowledge(service, incident, who, pd_incident)
