@@ -727,3 +727,37 @@ def test_acknowledging_stops_the_rest_of_the_walk(acme, responder, service, api,
         later = EscalationRun.objects.get(incident=incident, step__position=2)
     assert later.cancelled_at is not None
     assert Incident.objects.with_scopes_disabled().get(pk=incident.pk).status == "investigating"
+
+
+def test_an_unset_environment_variable_is_retried_not_sent(acme, acme_admin, responder, api):
+    svc = make_service(acme, acme_admin, name="Unset", routing_key="env:PD_TEST_NEVER_SET")
+    pager_path(acme, svc)
+    incident = declare(acme, responder)
+    sla.sweep_due(now=timezone.now())
+    events.sweep()
+    (event,) = pd_events(incident)
+    assert event.status == "pending"
+    assert "PD_TEST_NEVER_SET is not set" in event.last_error
+    assert api.requests == []
+
+
+def test_a_resolve_waits_for_its_trigger(acme, responder, service, api):
+    pager_path(acme, service)
+    api.script = [500]
+    incident = declare(acme, responder)
+    sla.sweep_due(now=timezone.now())
+    now = timezone.now()
+    events.sweep(now=now)  # the trigger fails once: pending, retried in 30 s
+    with org_scope(acme):
+        incident_services.incident_transition(
+            incident=fresh(incident), name="dismiss", actor=responder, note="false positive"
+        )
+    events.sweep(now=timezone.now())  # the resolve is not sent before its trigger
+    trigger, resolve = pd_events(incident)
+    assert (trigger.status, resolve.status) == ("pending", "pending")
+    assert "waiting for the trigger" in resolve.last_error
+    events.sweep(now=now + dt.timedelta(minutes=1))
+    events.sweep(now=now + dt.timedelta(minutes=5))
+    assert [e["event_action"] for e in api.events()[1:]] == ["trigger", "resolve"]
+    assert [e.status for e in pd_events(incident)] == ["sent", "sent"]
+    assert api.open == set()
