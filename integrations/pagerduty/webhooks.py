@@ -73,8 +73,8 @@ def _service(public_id: str) -> PagerDutyService:
     return service
 
 
-def _parse(body: bytes) -> tuple[str, dict, str]:
-    """(event type, the incident data, who did it)."""
+def _parse(body: bytes) -> tuple[str, dict, str, str]:
+    """(event type, the incident data, who did it, PagerDuty's id of this event)."""
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -92,7 +92,7 @@ def _parse(body: bytes) -> tuple[str, dict, str]:
         raise WebhookError(400, '"event.data" must be an object.')
     agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
     who = agent.get("summary") or agent.get("name") or agent.get("id") or "someone"
-    return event_type, data, str(who)[:200]
+    return event_type, data, str(who)[:200], str(event.get("id") or "")[:64]
 
 
 def _paged_incident(service: PagerDutyService, data: dict) -> Incident | None:
@@ -107,7 +107,16 @@ def _paged_incident(service: PagerDutyService, data: dict) -> Incident | None:
     return Incident.objects.filter(pk__in=paged, key=key).first()
 
 
-def _acknowledge(service, incident: Incident, who: str, pd_incident: str) -> JsonResponse:
+def _noted(incident: Incident, event_id: str) -> bool:
+    """Whether this webhook event (PagerDuty's id) is on the timeline already: a redelivery."""
+    return bool(event_id) and (
+        TimelineEvent.objects.filter(incident=incident, data__pagerduty_event=event_id).exists()
+    )
+
+
+def _acknowledge(
+    service, incident: Incident, who: str, pd_incident: str, event_id: str
+) -> JsonResponse:
     if incident.status != Status.REPORTED or incident.acknowledged_at is not None:
         return JsonResponse({"result": "already acknowledged", "incident": incident.key})
     note = f"acknowledged in PagerDuty by {who} ({service.name})"
@@ -119,13 +128,18 @@ def _acknowledge(service, incident: Incident, who: str, pd_incident: str) -> Jso
         # The lifecycle asks for something PagerDuty cannot give (a commander for a SEV-1/2):
         # say so on the timeline; a responder finishes the acknowledgement in Vigil.
         words = "; ".join(missing.messages)
-        TimelineEvent.objects.create(
-            organization_id=incident.organization_id,
-            incident=incident,
-            kind=TimelineEvent.Kind.ESCALATION,
-            message=f"{note[0].upper()}{note[1:]}, but not acknowledged in Vigil: {words}",
-            data={"pagerduty_incident": pd_incident, "missing": missing.messages},
-        )
+        if not _noted(incident, event_id):
+            TimelineEvent.objects.create(
+                organization_id=incident.organization_id,
+                incident=incident,
+                kind=TimelineEvent.Kind.ESCALATION,
+                message=f"{note[0].upper()}{note[1:]}, but not acknowledged in Vigil: {words}",
+                data={
+                    "pagerduty_incident": pd_incident,
+                    "pagerduty_event": event_id,
+                    "missing": missing.messages,
+                },
+            )
         return JsonResponse(
             {"result": "not acknowledged", "incident": incident.key, "missing": missing.messages},
             status=202,
@@ -135,14 +149,15 @@ def _acknowledge(service, incident: Incident, who: str, pd_incident: str) -> Jso
     return JsonResponse({"result": "acknowledged", "incident": incident.key})
 
 
-def _note_resolved(incident: Incident, who: str, pd_incident: str) -> JsonResponse:
-    TimelineEvent.objects.create(
-        organization_id=incident.organization_id,
-        incident=incident,
-        kind=TimelineEvent.Kind.ESCALATION,
-        message=f"Resolved in PagerDuty by {who}",
-        data={"pagerduty_incident": pd_incident},
-    )
+def _note_resolved(incident: Incident, who: str, pd_incident: str, event_id: str) -> JsonResponse:
+    if not _noted(incident, event_id):
+        TimelineEvent.objects.create(
+            organization_id=incident.organization_id,
+            incident=incident,
+            kind=TimelineEvent.Kind.ESCALATION,
+            message=f"Resolved in PagerDuty by {who}",
+            data={"pagerduty_incident": pd_incident, "pagerduty_event": event_id},
+        )
     return JsonResponse({"result": "noted", "incident": incident.key})
 
 
@@ -161,7 +176,7 @@ def receive(request, public_id: str):
             raise WebhookError(503, "The signing secret is unavailable.") from None
         if not signature_matches(secret, body, request.META.get(SIGNATURE_HEADER, "")):
             raise WebhookError(401, "Missing or wrong X-PagerDuty-Signature.")
-        event_type, data, who = _parse(body)
+        event_type, data, who, event_id = _parse(body)
         if event_type not in ("incident.acknowledged", "incident.resolved"):
             return JsonResponse({"result": "ignored", "event_type": event_type}, status=202)
         with org_scope(service.organization_id), audit_context(origin="webhook:pagerduty"):
@@ -172,8 +187,8 @@ def receive(request, public_id: str):
                 )
             pd_incident = str(data.get("id", ""))[:64]
             if event_type == "incident.acknowledged":
-                return _acknowledge(service, incident, who, pd_incident)
-            return _note_resolved(incident, who, pd_incident)
+                return _acknowledge(service, incident, who, pd_incident, event_id)
+            return _note_resolved(incident, who, pd_incident, event_id)
     except WebhookError as error:
         return JsonResponse({"error": error.message}, status=error.status)
     except (PermissionDenied, ValidationError) as error:
