@@ -324,3 +324,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
 }
+
+# PagerDuty paging (integrations/pagerduty/): the Events API v2 base URL (tests point it at a
+# local stand-in) and the key that seals stored integration secrets (default: SECRET_KEY).
+PAGERDUTY_EVENTS_URL = env_str("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
+VIGIL_SECRETS_KEY = env_str("VIGIL_SECRETS_KEY")

@@ -9,8 +9,14 @@ transition never misses its call-back).
 
 `requirement_checks`: callables `(incident=Incident, target=str) -> list[lifecycle.Missing]`,
 asked by `lifecycle.missing_for`: what a higher app requires before a transition (postmortems:
-closing an incident that needs a post-mortem requires a published one). Reads only."""
+closing an incident that needs a post-mortem requires a published one). Reads only.
+
+`escalation_pagers`: callables `(run=EscalationRun, incident=Incident, now=datetime) -> str |
+None` run inside the transaction that fires an escalation step; one whose step it handles
+records its page (durably, sent on commit) and returns words for the timeline ("paged
+PagerDuty service Payments"); others return None."""
 
 duplicate_movers: list = []
 transition_hooks: list = []
 requirement_checks: list = []
+escalation_pagers: list = []

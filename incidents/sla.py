@@ -319,10 +319,17 @@ def _fire_run(run: EscalationRun, now) -> None:
         key=f"escalation:{run.pk}",
         now=now,
     )
+    from incidents.registry import escalation_pagers
+
+    pages = [
+        p for p in (pager(run=run, incident=incident, now=now) for pager in escalation_pagers) if p
+    ]
     run.fired_at = now
     run.notified = notified
     run.save(update_fields=["fired_at", "notified"])
-    names = ", ".join(str(u) for u in users) or "nobody (the step has no one to notify)"
+    names = (
+        ", ".join([*(str(u) for u in users), *pages]) or "nobody (the step has no one to notify)"
+    )
     TimelineEvent.objects.create(
         organization_id=incident.organization_id,
         incident=incident,

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from integrations import admin_views as views
+from integrations.pagerduty import views as pagerduty_views
 
 app_name = "integrations"
 
@@ -22,4 +23,8 @@ urlpatterns = [
     path("maintenance/new/", views.window_create, name="window_create"),
     path("maintenance/<int:pk>/", views.window_update, name="window_update"),
     path("maintenance/<int:pk>/delete/", views.window_delete, name="window_delete"),
+    path("pagerduty/", pagerduty_views.service_list, name="pagerduty_list"),
+    path("pagerduty/new/", pagerduty_views.service_create, name="pagerduty_create"),
+    path("pagerduty/<int:pk>/", pagerduty_views.service_update, name="pagerduty_update"),
+    path("pagerduty/<int:pk>/delete/", pagerduty_views.service_delete, name="pagerduty_delete"),
 ]

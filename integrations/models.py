@@ -401,3 +401,7 @@ class MaintenanceWindow(OrgOwned):
         period = datetime.timedelta(days=1 if self.recurrence == "daily" else 7)
         offset = (when - self.starts_at) % period
         return offset < length
+
+
+# PagerDuty paging (integrations/pagerduty/): its models live in this app.
+from integrations.pagerduty.models import PagerDutyEvent, PagerDutyService  # noqa: E402, F401

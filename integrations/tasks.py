@@ -13,6 +13,9 @@ def sweep_alerts_task() -> dict:
         counts = ingest.sweep_pending()
         counts["heartbeats"] = ingest.check_heartbeats()
         counts["outbound"] = outbound.sweep()
+        from integrations.pagerduty import events as pagerduty_events
+
+        counts["pagerduty"] = pagerduty_events.sweep()
         return counts
 
 
@@ -29,3 +32,10 @@ def send_outbound_task(self, org_id: int, call_id: int) -> str:
             return "missing"
         result = outbound.send(call=call)
         return result.status if result else "not claimable"
+
+
+# PagerDuty paging's tasks, registered with the worker through this module.
+from integrations.pagerduty.tasks import (  # noqa: E402, F401
+    send_pagerduty_event_task,
+    sweep_pagerduty_events_task,
+)

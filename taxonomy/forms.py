@@ -21,6 +21,7 @@ from taxonomy.models import (
     Service,
     SeverityLevel,
 )
+from taxonomy.registry import step_target_choices
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Role
 
@@ -260,9 +261,11 @@ class EscalationPathForm(OrgModelForm):
 
 
 class EscalationStepForm(OrgModelForm):
+    integration_target = forms.ChoiceField(required=False, label="PagerDuty service")
+
     class Meta:
         model = EscalationStep
-        fields = ["delay_minutes", "target_kind", "team", "role", "user"]
+        fields = ["delay_minutes", "target_kind", "team", "role", "user", "integration_target"]
         field_classes = {"team": SafeModelChoiceField, "user": SafeModelChoiceField}
         labels = {
             "delay_minutes": "After (minutes)",
@@ -285,10 +288,18 @@ class EscalationStepForm(OrgModelForm):
         self.fields["role"].choices = [("", "Choose a role"), *Role.choices]
         self.fields["user"].queryset = _org_members(self.organization)
         self.fields["user"].empty_label = "Choose a person"
+        self.fields["integration_target"].choices = [
+            ("", "Choose a PagerDuty service"),
+            *step_target_choices(EscalationStep.TargetKind.PAGERDUTY, self.organization),
+        ]
 
     def clean(self):
         cleaned = super().clean()
         kind = cleaned.get("target_kind")
+        if kind != EscalationStep.TargetKind.PAGERDUTY:
+            cleaned["integration_target"] = ""
+        elif not cleaned.get("integration_target"):
+            self.add_error("integration_target", "Choose the PagerDuty service to page.")
         # Only the target that matches "Notify" is kept.
         if kind != EscalationStep.TargetKind.TEAM:
             cleaned["team"] = None

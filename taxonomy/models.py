@@ -181,12 +181,15 @@ class EscalationPath(OrgOwned):
 
 
 class EscalationStep(OrgOwned):
-    """One step of a path: after `delay_minutes`, notify a team, everyone of a role, or a user."""
+    """One step of a path: after `delay_minutes`, notify a team, everyone of a role, or a user —
+    or page an outside service (`integration_target`: a PagerDuty service's public id; the
+    integrations app resolves it through `taxonomy.registry.step_targets`)."""
 
     class TargetKind(models.TextChoices):
         TEAM = "team", "Team"
         ROLE = "role", "Everyone with a role"
         USER = "user", "A person"
+        PAGERDUTY = "pagerduty", "PagerDuty service"
 
     path = models.ForeignKey(EscalationPath, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(default=1)
@@ -199,6 +202,7 @@ class EscalationStep(OrgOwned):
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    integration_target = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["path", "position"]
@@ -208,6 +212,7 @@ class EscalationStep(OrgOwned):
                     models.Q(target_kind="team", team__isnull=False)
                     | models.Q(target_kind="role") & ~models.Q(role="")
                     | models.Q(target_kind="user", user__isnull=False)
+                    | models.Q(target_kind="pagerduty") & ~models.Q(integration_target="")
                 ),
                 name="escalation_step_has_target",
             ),
@@ -222,6 +227,10 @@ class EscalationStep(OrgOwned):
             return f"team {self.team}"
         if self.target_kind == self.TargetKind.ROLE:
             return f"every {self.get_role_display().lower()}"
+        if self.target_kind == self.TargetKind.PAGERDUTY:
+            from taxonomy.registry import step_target_label
+
+            return step_target_label(self)
         return str(self.user)
 
     def clean(self):
@@ -235,6 +244,8 @@ class EscalationStep(OrgOwned):
             raise ValidationError({"role": "Choose the role to notify."})
         if kind == self.TargetKind.USER and not self.user_id:
             raise ValidationError({"user": "Choose the person to notify."})
+        if kind == self.TargetKind.PAGERDUTY and not self.integration_target:
+            raise ValidationError({"integration_target": "Choose the PagerDuty service to page."})
 
 
 class ClassificationRule(OrgOwned):

@@ -23,6 +23,7 @@ from taxonomy.models import (
     Service,
     SeverityLevel,
 )
+from taxonomy.registry import step_target_choices
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Capability
 from tenancy.writes import org_write, own, require_capability
@@ -340,9 +341,10 @@ def escalation_step_add(
     team: Team | None = None,
     role: str = "",
     user: User | None = None,
+    integration_target: str = "",
 ) -> EscalationStep:
     """Add a step to `path`: after `delay_minutes`, notify a team, everyone of a role, or one
-    member of the organisation."""
+    member of the organisation — or page a PagerDuty service of the organisation."""
     path = _own(path, organization)
     kind = EscalationStep.TargetKind
     step = EscalationStep(
@@ -355,7 +357,14 @@ def escalation_step_add(
         team=team if target_kind == kind.TEAM else None,
         role=role if target_kind == kind.ROLE else "",
         user=user if target_kind == kind.USER else None,
+        integration_target=integration_target if target_kind == kind.PAGERDUTY else "",
     )
+    if step.integration_target and step.integration_target not in dict(
+        step_target_choices(target_kind, organization)
+    ):
+        raise ValidationError(
+            {"integration_target": "Choose one of this organisation's PagerDuty services."}
+        )
     if (
         step.user is not None
         and not Membership.objects.filter(organization=organization, user=step.user).exists()
