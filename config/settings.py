@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "integrations.ticketing",
 ]
 # The admin site is cross-tenant and must run unscoped (docs/tenancy.md).
 INSTALLED_APPS[0] = "tenancy.apps.VigilAdminConfig"
@@ -317,4 +318,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
+}
+
+# — Ticketing sync (docs/ticketing.md) ———————————————————————————————————————————————————
+# A Fernet key for stored tracker credentials; empty: one derived from SECRET_KEY.
+TICKETING_ENCRYPTION_KEY = env_str("TICKETING_ENCRYPTION_KEY", "")
+CELERY_BEAT_SCHEDULE["sweep-ticketing"] = {
+    "task": "integrations.ticketing.tasks.sweep_ticket_calls_task",
+    "schedule": 10.0,
+    "options": {"expires": 30},
 }

@@ -9,8 +9,12 @@ transition never misses its call-back).
 
 `requirement_checks`: callables `(incident=Incident, target=str) -> list[lifecycle.Missing]`,
 asked by `lifecycle.missing_for`: what a higher app requires before a transition (postmortems:
-closing an incident that needs a post-mortem requires a published one). Reads only."""
+closing an incident that needs a post-mortem requires a published one). Reads only.
+
+`creation_hooks`: callables `(incident=Incident)` run inside the declaration's transaction
+(ticketing records the tracker's create call there, so a committed incident never misses it)."""
 
 duplicate_movers: list = []
 transition_hooks: list = []
 requirement_checks: list = []
+creation_hooks: list = []
