@@ -41,11 +41,11 @@ def authenticate(integration: TicketIntegration, *, bearer: str, query_secret: s
     raise HookError(401, "Missing or wrong secret.")
 
 
-def _text(value, field: str, limit: int = 200, required: bool = True) -> str:
+def _text(value, field: str, limit: int = 200, required: bool = True, number: bool = False) -> str:
     if value is None and not required:
         return ""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
+    if number and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # ids: some senders give them as numbers
     if not isinstance(value, str) or (required and not value.strip()):
         raise HookError(400, f"`{field}` must be a non-empty string.")
     if len(value) > limit:
@@ -76,14 +76,14 @@ def parse(integration: TicketIntegration, payload) -> dict | None:
         comment = _object(payload.get("comment"), "comment", required=event == "comment_created")
         parsed = {
             "ticket_key": _text(issue.get("key"), "issue.key", 100),
-            "ticket_id": _text(issue.get("id"), "issue.id", 100, required=False),
+            "ticket_id": _text(issue.get("id"), "issue.id", 100, required=False, number=True),
             "summary_key": _key_at_start(summary),
             "comment": None,
         }
         if comment:
             author = _object(comment.get("author"), "comment.author", required=False)
             parsed["comment"] = {
-                "id": _text(comment.get("id"), "comment.id", 100),
+                "id": _text(comment.get("id"), "comment.id", 100, number=True),
                 "body": _text(comment.get("body"), "comment.body", MAX_COMMENT_CHARS),
                 "author": _text(
                     author.get("displayName") or author.get("name") or "someone",
