@@ -89,17 +89,17 @@ class TicketIntegration(OrgOwned):
 
     def clean(self) -> None:
         errors = {}
-        url = (self.base_url or "").strip().rstrip("/")
-        if not url.lower().startswith(("http://", "https://")):
+        raw = (self.base_url or "").strip()
+        if not raw.lower().startswith(("http://", "https://")):
             errors["base_url"] = "Use an http:// or https:// address."
         else:
             try:
-                URLValidator(schemes=["http", "https"])(url)
+                URLValidator(schemes=["http", "https"])(raw)
             except ValidationError:
                 errors["base_url"] = "Enter a valid address, e.g. https://example.atlassian.net."
-        if "?" in url or "#" in url:
+        if "?" in raw or "#" in raw:
             errors["base_url"] = "The base address takes no query or fragment."
-        self.base_url = url
+        self.base_url = raw.rstrip("/")
         if self.credential_env and not ENV_NAME.match(self.credential_env):
             errors["credential_env"] = "An environment variable name: A-Z, 0-9 and _."
         if self.auth_scheme == self.AuthScheme.BASIC and not self.username.strip():
