@@ -26,6 +26,7 @@ VIGIL_APPS = {
     "compliance_reviews",
     "compliance_retention",
     "reporting",
+    "ticketing",
 }
 
 # Models that are not tenant-owned, each with the reason.
