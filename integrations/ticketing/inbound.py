@@ -121,7 +121,9 @@ def _key_at_start(text: str) -> str:
 def _is_echo(integration, comment: dict) -> bool:
     if comment["body"].startswith(MARK):
         return True
-    if TicketCall.objects.filter(integration=integration, remote_id=comment["id"]).exists():
+    if TicketCall.objects.filter(
+        integration=integration, kind=TicketCall.Kind.COMMENT, remote_id=comment["id"]
+    ).exists():
         return True
     # ServiceNow work notes carry the writing account, which is Vigil's own user.
     return (
