@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from compliance.masking import mask_text
 from incidents.lifecycle import Status
 from incidents.models import Incident, TimelineEvent
 from integrations.ticketing import crypto
@@ -104,11 +105,22 @@ def _urgency(incident: Incident) -> str:
     return "1" if level <= 1 else "2" if level == 2 else "3"
 
 
+def shareable(incident: Incident, text: str) -> str:
+    """What of an incident's text may leave Vigil: personal data masked (as on every other
+    surface), nothing at all of a restricted incident."""
+    if incident.is_restricted:
+        return ""
+    return mask_text(text or "")
+
+
 def create_payload(integration: TicketIntegration, incident: Incident) -> dict:
-    summary = f"{incident.key}: {incident.title}"[:250]
+    title = shareable(incident, incident.title) or "Restricted incident"
+    summary = f"{incident.key}: {title}"[:250]
+    details = shareable(incident, incident.description or incident.title)
+    if incident.is_restricted:
+        details = "The details of this incident are restricted in Vigil."
     description = (
-        f"{incident.description or incident.title}\n\n"
-        f"Severity: {incident.severity} · Declared in Vigil as {incident.key}."
+        f"{details}\n\nSeverity: {incident.severity} · Declared in Vigil as {incident.key}."
     )
     if integration.kind == TicketIntegration.Kind.JIRA:
         return {
@@ -157,8 +169,9 @@ def on_transition(*, incident: Incident, previous: str, target: str) -> None:
         f"{MARK} {incident.key} is now {Status(target).label.lower()} "
         f"(was {Status(previous).label.lower()})."
     )
-    if target in ENDING and incident.resolution_summary:
-        text += f"\nResolution: {incident.resolution_summary}"
+    resolution = shareable(incident, incident.resolution_summary)
+    if target in ENDING and resolution:
+        text += f"\nResolution: {resolution}"
     for integration in integrations:
         ending = ENDING.get(target)
         is_servicenow = integration.kind == TicketIntegration.Kind.SERVICENOW
@@ -383,7 +396,8 @@ def _follow_up(call: TicketCall, link: TicketLink) -> str:
         resolving = call.kind == TicketCall.Kind.RESOLVE
         body["state"] = integration.resolved_state if resolving else integration.closed_state
         body["close_code"] = integration.close_code
-        body["close_notes"] = call.incident.resolution_summary or call.payload.get("text", "")
+        resolution = shareable(call.incident, call.incident.resolution_summary)
+        body["close_notes"] = resolution or call.payload.get("text", "")
     _request(integration, "PATCH", path, body)
     return f"updated {link.ticket_key}" + (f" state {body['state']}" if "state" in body else "")
 

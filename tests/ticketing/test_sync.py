@@ -354,3 +354,39 @@ def test_servicenow_urgency_and_impact_follow_the_severity(
     declare(acme, responder, severity=severity(acme, level), commander=responder)
     [call] = calls()
     assert (call.payload["urgency"], call.payload["impact"]) == (urgency, urgency)
+
+
+def test_personal_data_is_masked_before_it_leaves_vigil(acme, acme_admin, responder, jira):
+    make_integration(acme_admin, jira_fields(jira.url))
+    declare(
+        acme,
+        responder,
+        title="Login fails for jane@example.com",
+        description="Reported from 203.0.113.7 by +49 170 1234567.",
+    )
+    send_all()
+
+    fields = jira.issues["OPS-1"]["fields"]
+    assert fields["summary"].endswith("Login fails for [e-mail hidden]")
+    assert "203.0.113.7" not in fields["description"]
+    assert "[IP address hidden]" in fields["description"]
+    assert "1234567" not in fields["description"]
+
+
+def test_a_restricted_incident_is_mirrored_without_its_text(acme, acme_admin, responder, jira):
+    make_integration(acme_admin, jira_fields(jira.url))
+    incident = declare(
+        acme, responder, title="Merger leak", description="Board e-mails", is_restricted=True
+    )
+    incident = document(transition(incident, "start_investigation", responder), responder)
+    transition(incident, "resolve", responder)
+    send_all()
+    send_all()
+
+    fields = jira.issues["OPS-1"]["fields"]
+    assert fields["summary"] == f"{incident.key}: Restricted incident"
+    assert "Merger" not in fields["description"]
+    assert "Board" not in fields["description"]
+    texts = [c["body"] for c in jira.comments["OPS-1"]]
+    assert len(texts) == 2
+    assert not any("Rolled back" in text for text in texts)
