@@ -291,11 +291,24 @@ def _existing_ticket(integration, incident) -> tuple[str, str] | None:
     if integration.kind == TicketIntegration.Kind.JIRA:
         jql = f'project = "{integration.project_key}" AND summary ~ "\\"{incident.key}\\""'
         query = urllib.parse.urlencode({"jql": jql, "fields": "summary", "maxResults": 10})
-        body = _request(integration, "GET", f"/rest/api/2/search?{query}").json() or {}
-        for issue in body.get("issues") or []:
+        try:
+            # Jira Cloud: the enhanced search (GET /rest/api/2/search answers 410 Gone there).
+            answer = _request(integration, "GET", f"/rest/api/2/search/jql?{query}")
+        except Final as error:
+            if not str(error).startswith(("HTTP 404", "HTTP 405")):
+                raise
+            # Jira Data Center has no /search/jql: the classic search.
+            answer = _request(integration, "GET", f"/rest/api/2/search?{query}")
+        for issue in (answer.json() or {}).get("issues") or []:
             summary = str((issue.get("fields") or {}).get("summary", ""))
             if summary.startswith(f"{incident.key}:"):
-                return str(issue["key"]), str(issue.get("id", ""))
+                key = issue.get("key")
+                if not key:
+                    path = (
+                        f"/rest/api/2/issue/{urllib.parse.quote(str(issue['id']))}?fields=summary"
+                    )
+                    key = (_request(integration, "GET", path).json() or {}).get("key")
+                return str(key), str(issue.get("id", ""))
         return None
     query = urllib.parse.urlencode(
         {

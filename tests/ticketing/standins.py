@@ -89,8 +89,11 @@ class FakeJira(StandIn):
         {"id": "31", "name": "Done", "to": {"name": "Done", "id": "10001"}},
     ]
 
-    def __init__(self, expected_auth: str):
+    def __init__(self, expected_auth: str, cloud: bool = True):
         super().__init__(expected_auth)
+        # Cloud removed GET /rest/api/2/search (410 Gone) for /search/jql; Data Center has
+        # only the classic search.
+        self.cloud = cloud
         self.issues: dict[str, dict] = {}
         self.comments: dict[str, list] = {}
         self.next_id = 10000
@@ -126,7 +129,16 @@ class FakeJira(StandIn):
                 self.lose_answer -= 1
                 return 503, self.error_body(503, "Gateway timeout"), {}
             return 201, issue, {}
-        if request["method"] == "GET" and path == "/rest/api/2/search":
+        if request["method"] == "GET" and path == "/rest/api/2/search" and self.cloud:
+            message = (
+                "The requested API has been removed. Please migrate to the /rest/api/3/search/jql"
+                " API. A full migration guideline is available at "
+                "https://developer.atlassian.com/changelog/#CHANGE-2046"
+            )
+            return 410, {"errorMessages": [message], "errors": {}}, {}
+        if request["method"] == "GET" and path == "/rest/api/2/search/jql" and not self.cloud:
+            return 404, None, {}
+        if request["method"] == "GET" and path in ("/rest/api/2/search", "/rest/api/2/search/jql"):
             jql = request["query"].get("jql", [""])[0]
             wanted = re.search(r'summary ~ "\\"([^"\\]+)\\""', jql)
             found = [
@@ -139,6 +151,8 @@ class FakeJira(StandIn):
                 for i in self.issues.values()
                 if wanted and wanted.group(1) in i["fields"]["summary"]
             ]
+            if path.endswith("/jql"):
+                return 200, {"issues": found, "isLast": True}, {}
             return 200, {"startAt": 0, "maxResults": 10, "total": len(found), "issues": found}, {}
         match = re.fullmatch(r"/rest/api/2/issue/([^/]+)/(comment|transitions)", path)
         if not match or match.group(1) not in self.issues:

@@ -100,10 +100,14 @@ def test_a_503_then_201_makes_exactly_one_issue(acme, acme_admin, responder, jir
     assert [link.ticket_key for link in links(incident=incident)] == ["OPS-1"]
 
 
+@pytest.mark.parametrize(
+    ("cloud", "search"), [(True, "/rest/api/2/search/jql"), (False, "/rest/api/2/search")]
+)
 def test_a_lost_answer_is_found_again_instead_of_creating_a_second_issue(
-    acme, acme_admin, responder, jira
+    acme, acme_admin, responder, jira, cloud, search
 ):
     make_integration(acme_admin, jira_fields(jira.url))
+    jira.cloud = cloud
     jira.lose_answer = 1  # created, but the answer never arrives
     incident = declare(acme, responder)
 
@@ -114,7 +118,7 @@ def test_a_lost_answer_is_found_again_instead_of_creating_a_second_issue(
 
     assert list(jira.issues) == ["OPS-1"]
     assert len(jira.made("POST", "/rest/api/2/issue")) == 1
-    assert jira.made("GET", "/rest/api/2/search")
+    assert jira.made("GET", search)
     assert [link.ticket_key for link in links(incident=incident)] == ["OPS-1"]
 
 
