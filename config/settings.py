@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "api",
     "config_as_code",
+    "integrations.ticketing",
 ]
 # The admin site is cross-tenant and must run unscoped (docs/tenancy.md).
 INSTALLED_APPS[0] = "tenancy.apps.VigilAdminConfig"
@@ -329,3 +330,12 @@ LOGGING = {
 # local stand-in) and the key that seals stored integration secrets (default: SECRET_KEY).
 PAGERDUTY_EVENTS_URL = env_str("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
 VIGIL_SECRETS_KEY = env_str("VIGIL_SECRETS_KEY")
+
+# — Ticketing sync (docs/ticketing.md) ———————————————————————————————————————————————————
+# A Fernet key for stored tracker credentials; empty: one derived from SECRET_KEY.
+TICKETING_ENCRYPTION_KEY = env_str("TICKETING_ENCRYPTION_KEY", "")
+CELERY_BEAT_SCHEDULE["sweep-ticketing"] = {
+    "task": "integrations.ticketing.tasks.sweep_ticket_calls_task",
+    "schedule": 10.0,
+    "options": {"expires": 30},
+}

@@ -22,6 +22,7 @@ org_patterns = [
     path("postmortems/", include("postmortems.urls")),
     path("reports/", include("reporting.urls")),
     path("settings/api-tokens/", include("api.token_urls")),
+    path("integrations/ticketing/", include("integrations.ticketing.urls")),
 ]
 
 urlpatterns = [
@@ -40,6 +41,8 @@ urlpatterns = [
         name="invitation_accept",
     ),
     path("admin/", admin.site.urls),
+    # Before hooks/<public_id>/<secret>/, which would otherwise swallow it.
+    path("hooks/ticketing/", include("integrations.ticketing.hook_urls")),
     path("hooks/", include("integrations.urls")),
     path("api/v1/", include((api_urls.finish(api_urls.urlpatterns), "api"))),
     path("status/<slug:org_slug>/", include("incidents.statuspage.public_urls")),

@@ -14,9 +14,13 @@ closing an incident that needs a post-mortem requires a published one). Reads on
 `escalation_pagers`: callables `(run=EscalationRun, incident=Incident, now=datetime) -> str |
 None` run inside the transaction that fires an escalation step; one whose step it handles
 records its page (durably, sent on commit) and returns words for the timeline ("paged
-PagerDuty service Payments"); others return None."""
+PagerDuty service Payments"); others return None.
+
+`creation_hooks`: callables `(incident=Incident)` run inside the declaration's transaction
+(ticketing records the tracker's create call there, so a committed incident never misses it)."""
 
 duplicate_movers: list = []
 transition_hooks: list = []
 requirement_checks: list = []
 escalation_pagers: list = []
+creation_hooks: list = []

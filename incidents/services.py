@@ -401,6 +401,10 @@ def incident_create(
         text=f"Declared {incident.key} · {incident.severity} · {incident.title}",
         key=f"chat:declared:{incident.pk}",
     )
+    from incidents.registry import creation_hooks
+
+    for hook in creation_hooks:
+        hook(incident=incident)
     _on_commit_send(signals.incident_created, incident, actor_id=actor.pk if actor else None)
     return incident
 

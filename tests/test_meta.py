@@ -27,6 +27,7 @@ VIGIL_APPS = {
     "compliance_reviews",
     "compliance_retention",
     "reporting",
+    "ticketing",
 }
 
 ROLLUPS = {
@@ -108,7 +109,6 @@ NOT_UNDER_ORG = {
     "api/": "the REST API: a personal token names the user and the organisation",
     "static/": "assets",
     "status/": "the organisation's public status page: no login, published messages only",
-    "api/": "the REST API: the bearer token names the user and the organisation",
 }
 
 
