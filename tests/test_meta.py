@@ -8,6 +8,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_scopes.manager import DisabledQuerySet
 
+from api.models import IdempotencyRecord
 from compliance.models import AuditChain
 from incidents.models import IncidentGroupObjectPermission, IncidentUserObjectPermission, KeyCounter
 from integrations.models import Alert, AlertGroup, RawPayload, SignatureSeen
@@ -28,6 +29,7 @@ VIGIL_APPS = {
     "compliance_retention",
     "reporting",
     "ticketing",
+    "api",
 }
 
 ROLLUPS = {
@@ -47,6 +49,8 @@ NOT_TENANT_OWNED = {
 }
 # Models that are not audited, each with the reason.
 NOT_AUDITED = {
+    IdempotencyRecord: "a replay cache of API responses, kept 24 hours; the writes it replays "
+    "are audited themselves",
     **ROLLUPS,
     AuditEntry: "the audit trail itself",
     KeyCounter: "a counter bumped in SQL; each number's use is audited as its incident's creation",
