@@ -13,6 +13,36 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
 ]
 
+# — resources: timeline, comments, status updates, alerts, post-mortems, KPIs (helper api-res) —
+from api import alerts, kpis, postmortems, timeline  # noqa: E402
+
+urlpatterns += [
+    path(
+        "incidents/<str:key>/timeline/", timeline.TimelineView.as_view(), name="incident_timeline"
+    ),
+    path(
+        "incidents/<str:key>/comments/", timeline.CommentsView.as_view(), name="incident_comments"
+    ),
+    path(
+        "incidents/<str:key>/status-updates/",
+        timeline.StatusUpdatesView.as_view(),
+        name="incident_status_updates",
+    ),
+    path("alerts/", alerts.AlertList.as_view(), name="alert_list"),
+    path("alerts/<int:pk>/", alerts.AlertDetail.as_view(), name="alert_detail"),
+    path("alert-groups/", alerts.AlertGroupList.as_view(), name="alert_group_list"),
+    path("alert-groups/<int:pk>/", alerts.AlertGroupDetail.as_view(), name="alert_group_detail"),
+    path("postmortems/", postmortems.PostMortemList.as_view(), name="postmortem_list"),
+    path(
+        "postmortems/<str:ref>/", postmortems.PostMortemDetail.as_view(), name="postmortem_detail"
+    ),
+    path("action-items/", postmortems.ActionItemList.as_view(), name="action_item_list"),
+    path(
+        "action-items/<int:pk>/", postmortems.ActionItemDetail.as_view(), name="action_item_detail"
+    ),
+    path("kpis/", kpis.KpiView.as_view(), name="kpis"),
+]
+
 
 def finish(patterns):
     """The API authenticates by token, not by session: exempt every view from the login

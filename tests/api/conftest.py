@@ -39,3 +39,8 @@ def api():
         return client
 
     return make
+
+
+# The resource endpoint tests' fixtures (helper api-res).
+from tests.api.resources_support import as_role, no_broker, people  # noqa: E402, F401
+from tests.reporting.conftest import march  # noqa: E402, F401  (the hand-worked March 2026)
