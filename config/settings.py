@@ -123,6 +123,13 @@ SPECTACULAR_SETTINGS = {
     "APPEND_COMPONENTS": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"bearer": []}],
 }
+# Choice sets that share a field name get names of their own in the schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "IncidentStatusEnum": "incidents.lifecycle.Status",
+    "IncidentKindEnum": "incidents.models.Incident.Kind",
+    "TimelineKindEnum": "incidents.models.TimelineEvent.Kind",
+    "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+}
 # Every POST documents Idempotency-Key (api/schema.py), after the default enum hook.
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
