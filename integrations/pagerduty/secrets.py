@@ -63,4 +63,7 @@ def describe(stored: str) -> str:
         return "not set"
     if match := ENV_REFERENCE.fullmatch(stored):
         return f"from the environment variable {match.group(1)}"
+    if ANY_ENV_REFERENCE.fullmatch(stored):
+        # Saved before only VIGIL_PAGERDUTY_* names were allowed: never read.
+        return f"from an environment variable that is not read (use env:{ENV_PREFIX}NAME)"
     return "stored encrypted"

@@ -783,7 +783,7 @@ def test_a_stored_disallowed_environment_reference_is_never_read(
 ):
     """Review finding 1: only VIGIL_PAGERDUTY_* variables are read, checked again at use; the
     error does not tell a set variable from an unset one."""
-    from integrations.pagerduty.secrets import SecretUnavailable, reveal
+    from integrations.pagerduty.secrets import SecretUnavailable, describe, reveal
 
     monkeypatch.setenv("VIGIL_SET_ELSEWHERE", ROUTING_KEY)
     monkeypatch.delenv("VIGIL_UNSET_ELSEWHERE", raising=False)
@@ -798,6 +798,9 @@ def test_a_stored_disallowed_environment_reference_is_never_read(
     svc = make_service(acme, acme_admin, name="Tampered")
     with scopes_disabled():
         PagerDutyService.objects.filter(pk=svc.pk).update(routing_key="env:VIGIL_SET_ELSEWHERE")
+    assert describe("env:VIGIL_SET_ELSEWHERE") == (
+        "from an environment variable that is not read (use env:VIGIL_PAGERDUTY_NAME)"
+    )
     pager_path(acme, svc)
     incident = declare(acme, responder)
     sla.sweep_due(now=timezone.now())
