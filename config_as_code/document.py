@@ -6,6 +6,7 @@ import yaml
 from compliance.forms import DEADLINE_LIMITS
 from compliance.models import Framework, Obligation
 from integrations.models import AlertSource
+from integrations.pagerduty.models import PagerDutyService
 from taxonomy.models import Category, CustomFieldDefinition, Service, SeverityLevel
 from tenancy.models import Membership, Organization, Team
 from tenancy.scoping import org_scope
@@ -177,6 +178,7 @@ def _org_names(organization) -> dict[str, dict]:
                     "key", flat=True
                 )
             },
+            "pagerduty_services": {n.casefold(): n for n in _names(PagerDutyService, org)},
             "users": {
                 e.casefold(): e
                 for e in Membership.objects.filter(organization=org).values_list(
@@ -213,7 +215,7 @@ def _check_references(document: dict, organization, errors: list[str]) -> None:
             what = target.replace("_", " ").rstrip("s")
             where = (
                 "the organisation (alert sources are not part of the file)"
-                if target in ("alert_sources", "users")
+                if target in ("alert_sources", "users", "pagerduty_services")
                 else "the file nor the organisation"
             )
             errors.append(f"{path}: no {what} “{value}” in {where}")
@@ -244,6 +246,10 @@ def _check_references(document: dict, organization, errors: list[str]) -> None:
                     step["team"] = resolve("teams", step["team"], f"{step_path}.team")
                 if "user" in step:
                     step["user"] = resolve("users", step["user"], f"{step_path}.user")
+                if "pagerduty" in step:
+                    step["pagerduty"] = resolve(
+                        "pagerduty_services", step["pagerduty"], f"{step_path}.pagerduty"
+                    )
             if family.name == "compliance_obligations":
                 _check_obligation_fields(item, path, set(known.get("custom_fields", {})), errors)
 

@@ -23,6 +23,7 @@ from incidents.models import (
     StatusUpdateTemplate,
 )
 from integrations.models import CorrelationRule, MaintenanceWindow
+from integrations.pagerduty.models import PagerDutyService
 from postmortems.models import PostMortemPolicy
 from postmortems.policy import LIMITS as POSTMORTEM_LIMITS
 from taxonomy.models import (
@@ -77,8 +78,12 @@ def _ref_name(max_length=100):
     return optional(text(max_length, blank=False))
 
 
+STEP_TARGETS = ("team", "role", "user", "pagerduty")
+
+
 def _steps(value):
-    """Escalation steps: [{delay_minutes: 0, team: DBA}, {delay_minutes: 15, role: manager}]."""
+    """Escalation steps: [{delay_minutes: 0, team: DBA}, {delay_minutes: 15, role: manager},
+    {delay_minutes: 30, pagerduty: Payments}] (a PagerDuty service by its name)."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -88,12 +93,12 @@ def _steps(value):
         where = f"[{index}]"
         if not isinstance(raw, dict):
             raise Invalid(f"{where}: must be a mapping")
-        unknown = set(raw) - {"delay_minutes", "team", "role", "user"}
+        unknown = set(raw) - {"delay_minutes", *STEP_TARGETS}
         if unknown:
             raise Invalid(f"{where}.{sorted(unknown)[0]}: unknown key")
-        targets = [k for k in ("team", "role", "user") if raw.get(k) is not None]
+        targets = [k for k in STEP_TARGETS if raw.get(k) is not None]
         if len(targets) != 1:
-            raise Invalid(f"{where}: give exactly one of team, role or user")
+            raise Invalid(f"{where}: give exactly one of team, role, user or pagerduty")
         kind = targets[0]
         try:
             delay = integer(0, 60 * 24 * 30)(raw.get("delay_minutes", 0))
@@ -572,26 +577,34 @@ def _custom_fields(org):
     ]
 
 
-def _step(step: EscalationStep) -> dict:
+def _step(step: EscalationStep, pagerduty_names: dict[str, str]) -> dict:
     kind = step.target_kind
     if kind == EscalationStep.TargetKind.TEAM:
         target = step.team.name
     elif kind == EscalationStep.TargetKind.ROLE:
         target = step.role
-    else:
+    elif kind == EscalationStep.TargetKind.USER:
         target = step.user.email
+    elif kind == EscalationStep.TargetKind.PAGERDUTY:
+        # By name: the public id differs between environments; the secrets stay out.
+        target = pagerduty_names.get(step.integration_target, step.integration_target)
+    else:
+        raise ValueError(f"escalation step {step.pk}: unknown target kind {kind!r}")
     return {"delay_minutes": step.delay_minutes, kind: target}
 
 
 def _escalation_paths(org):
     paths = EscalationPath.objects.filter(organization=org).select_related("severity", "category")
+    pagerduty_names = dict(
+        PagerDutyService.objects.filter(organization=org).values_list("public_id", "name")
+    )
     steps: dict[int, list] = {}
     for step in (
         EscalationStep.objects.filter(organization=org)
         .select_related("team", "user")
         .order_by("path_id", "position", "pk")
     ):
-        steps.setdefault(step.path_id, []).append(_step(step))
+        steps.setdefault(step.path_id, []).append(_step(step, pagerduty_names))
     return [
         {
             "name": p.name,

@@ -26,6 +26,7 @@ from incidents.models import (
 )
 from integrations import services as integration_services
 from integrations.models import AlertSource, CorrelationRule, MaintenanceWindow
+from integrations.pagerduty.models import PagerDutyService
 from postmortems.policy import policy_save
 from taxonomy import services as taxonomy_services
 from taxonomy.models import (
@@ -44,7 +45,7 @@ from tenancy.roles import Capability, can
 from tenancy.scoping import org_scope
 
 from .document import POSITIONS, export_document
-from .families import FAMILIES
+from .families import FAMILIES, STEP_TARGETS
 
 CREATE, UPDATE, DELETE, KEEP = "create", "update", "delete", "keep"
 
@@ -291,6 +292,10 @@ class _Writer:
             None if level is None else SeverityLevel.objects.get(organization=self.org, level=level)
         )
 
+    def pagerduty(self, name):
+        """The organisation's own PagerDuty service of that name (never another's)."""
+        return PagerDutyService.objects.get(organization=self.org, name__iexact=name)
+
     def _by_name(self, model, name):
         return model.objects.filter(organization=self.org, name__iexact=name).order_by("pk").first()
 
@@ -443,11 +448,12 @@ class _Writer:
         for step in EscalationStep.objects.filter(path=path).order_by("-position"):
             taxonomy_services.escalation_step_remove(**self.kw, step=step)
         for step in d["steps"]:
-            kind = next(k for k in ("team", "role", "user") if k in step)
+            kind = next(k for k in STEP_TARGETS if k in step)
             target = {
                 "team": lambda v: {"team": self.team(v)},
                 "role": lambda v: {"role": v},
                 "user": lambda v: {"user": User.objects.get(email__iexact=v)},
+                "pagerduty": lambda v: {"integration_target": self.pagerduty(v).public_id},
             }[kind](step[kind])
             taxonomy_services.escalation_step_add(
                 **self.kw,

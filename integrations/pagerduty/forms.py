@@ -11,7 +11,8 @@ class PagerDutyServiceForm(forms.Form):
         max_length=200,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="The 32-character Events API v2 key of the PagerDuty service's integration, "
-        "or env:NAME to read it from an environment variable. Stored encrypted; never shown.",
+        "or env:VIGIL_PAGERDUTY_NAME to read it from that environment variable. Stored "
+        "encrypted; never shown.",
     )
     webhook_secret = forms.CharField(
         label="Webhook signing secret",
@@ -19,7 +20,7 @@ class PagerDutyServiceForm(forms.Form):
         max_length=200,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="The secret of the v3 webhook subscription that posts to this service's hook "
-        "URL (or env:NAME). Stored encrypted; never shown.",
+        "URL (or env:VIGIL_PAGERDUTY_NAME). Stored encrypted; never shown.",
     )
     is_enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
 

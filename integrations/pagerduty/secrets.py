@@ -1,7 +1,9 @@
 """Secrets Vigil must send or use again (a PagerDuty routing key, a webhook signing secret),
 so they cannot be stored hashed. Stored either sealed — `fernet:<token>`, encrypted with a key
 derived from `VIGIL_SECRETS_KEY` (else `SECRET_KEY`) — or as a reference `env:NAME` to an
-environment variable read when the secret is used. Never rendered back: pages show only how
+environment variable read when the secret is used. Only VIGIL_PAGERDUTY_* variables may be
+named (checked when saved and again when read), so an org admin cannot reach SECRET_KEY or
+any other server variable. Never rendered back: pages show only how
 it is stored (`describe`)."""
 
 import base64
@@ -12,7 +14,11 @@ import re
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
-ENV_REFERENCE = re.compile(r"env:([A-Z_][A-Z0-9_]{0,99})")
+ENV_PREFIX = "VIGIL_PAGERDUTY_"
+ENV_REFERENCE = re.compile(r"env:(VIGIL_PAGERDUTY_[A-Z0-9_]{1,84})")
+# Anything that looks like an environment reference, allowed or not (refused, never sealed as a
+# literal secret).
+ANY_ENV_REFERENCE = re.compile(r"env:.*", re.DOTALL)
 
 
 class SecretUnavailable(Exception):
@@ -36,10 +42,12 @@ def seal(value: str) -> str:
 def reveal(stored: str) -> str:
     if not stored:
         return ""
-    if match := ENV_REFERENCE.fullmatch(stored):
-        value = os.environ.get(match.group(1), "")
+    if ANY_ENV_REFERENCE.fullmatch(stored):
+        match = ENV_REFERENCE.fullmatch(stored)
+        value = os.environ.get(match.group(1), "") if match else ""
         if not value:
-            raise SecretUnavailable(f"environment variable {match.group(1)} is not set")
+            # The same words whether the name is not allowed or not set.
+            raise SecretUnavailable(f"no set environment variable named {ENV_PREFIX}…")
         return value
     if stored.startswith("fernet:"):
         try:
@@ -55,4 +63,7 @@ def describe(stored: str) -> str:
         return "not set"
     if match := ENV_REFERENCE.fullmatch(stored):
         return f"from the environment variable {match.group(1)}"
+    if ANY_ENV_REFERENCE.fullmatch(stored):
+        # Saved before only VIGIL_PAGERDUTY_* names were allowed: never read.
+        return f"from an environment variable that is not read (use env:{ENV_PREFIX}NAME)"
     return "stored encrypted"

@@ -6,7 +6,7 @@ import re
 from django.core.exceptions import ValidationError
 
 from integrations.pagerduty.models import PagerDutyService
-from integrations.pagerduty.secrets import ENV_REFERENCE, seal
+from integrations.pagerduty.secrets import ANY_ENV_REFERENCE, ENV_PREFIX, ENV_REFERENCE, seal
 from taxonomy.models import EscalationStep
 from tenancy.models import Membership, Organization
 from tenancy.roles import Capability
@@ -17,26 +17,38 @@ ROUTING_KEY = re.compile(r"[A-Za-z0-9]{32}")
 SECRET_MAX = 200
 
 
+def _env_reference(field: str, value: str) -> None:
+    if ANY_ENV_REFERENCE.fullmatch(value) and not ENV_REFERENCE.fullmatch(value):
+        raise ValidationError(
+            {
+                field: f"Only environment variables named {ENV_PREFIX}… (A-Z, 0-9 and _) "
+                f"may be read: env:{ENV_PREFIX}NAME."
+            }
+        )
+
+
 def _routing_key(value: str) -> str:
     value = (value or "").strip()
+    _env_reference("routing_key", value)
     if ENV_REFERENCE.fullmatch(value) or ROUTING_KEY.fullmatch(value):
         return seal(value)
     raise ValidationError(
         {
             "routing_key": "An Events API v2 integration key is 32 letters and digits; or give "
-            "env:NAME to read it from the environment variable NAME."
+            f"env:{ENV_PREFIX}NAME to read it from that environment variable."
         }
     )
 
 
 def _webhook_secret(value: str) -> str:
     value = (value or "").strip()
+    _env_reference("webhook_secret", value)
     if ENV_REFERENCE.fullmatch(value) or (8 <= len(value) <= SECRET_MAX and value.isprintable()):
         return seal(value)
     raise ValidationError(
         {
             "webhook_secret": f"The webhook subscription's signing secret (8–{SECRET_MAX} "
-            "printable characters), or env:NAME."
+            f"printable characters), or env:{ENV_PREFIX}NAME."
         }
     )
 

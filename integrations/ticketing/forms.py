@@ -2,7 +2,7 @@
 
 from django import forms
 
-from integrations.ticketing.models import TicketIntegration
+from integrations.ticketing.models import ENV_PREFIX, TicketIntegration, env_name_allowed
 from taxonomy.models import SeverityLevel
 
 
@@ -27,7 +27,8 @@ class TicketIntegrationForm(forms.Form):
         label="Credential from the environment",
         max_length=104,
         required=False,
-        help_text="<code>env:VAR_NAME</code>: read from the workers' environment at send time.",
+        help_text="<code>env:VIGIL_TICKETING_NAME</code>: read from the workers' environment at "
+        "send time (only VIGIL_TICKETING_* variables).",
     )
     credential = forms.CharField(
         label="Or store a credential (encrypted)",
@@ -85,7 +86,11 @@ class TicketIntegrationForm(forms.Form):
     def clean_credential_env(self) -> str:
         value = self.cleaned_data["credential_env"].strip()
         if value and not value.startswith("env:"):
-            raise forms.ValidationError("Write it as env:VAR_NAME.")
+            raise forms.ValidationError(f"Write it as env:{ENV_PREFIX}NAME.")
+        if value and not env_name_allowed(value[4:]):
+            raise forms.ValidationError(
+                f"Only environment variables named {ENV_PREFIX}… (A-Z, 0-9 and _) may be read."
+            )
         return value
 
     @staticmethod

@@ -15,7 +15,16 @@ from taxonomy.models import SeverityLevel
 from tenancy.models import OrgOwned
 
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{1,9}$")
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
+# Only variables meant for trackers may be read: an org admin chooses both the variable and the
+# address its value is sent to, so any other name (SECRET_KEY, DATABASE_URL…) is refused.
+ENV_PREFIX = "VIGIL_TICKETING_"
+ENV_NAME = re.compile(r"^VIGIL_TICKETING_[A-Z0-9_]{1,84}$")
+
+
+def env_name_allowed(name: str) -> bool:
+    return bool(ENV_NAME.fullmatch(name or ""))
+
+
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
 
 
@@ -100,8 +109,11 @@ class TicketIntegration(OrgOwned):
         if "?" in raw or "#" in raw:
             errors["base_url"] = "The base address takes no query or fragment."
         self.base_url = raw.rstrip("/")
-        if self.credential_env and not ENV_NAME.match(self.credential_env):
-            errors["credential_env"] = "An environment variable name: A-Z, 0-9 and _."
+        if self.credential_env and not env_name_allowed(self.credential_env):
+            errors["credential_env"] = (
+                f"An environment variable named {ENV_PREFIX}… (A-Z, 0-9 and _); "
+                "no other variable is read."
+            )
         if self.auth_scheme == self.AuthScheme.BASIC and not self.username.strip():
             errors["username"] = "Basic authentication needs the user (Jira: the e-mail)."
         if self.kind == self.Kind.SERVICENOW and self.auth_scheme != self.AuthScheme.BASIC:

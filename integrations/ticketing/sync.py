@@ -4,9 +4,10 @@ by the sweep — the pattern of integrations/outbound.py, whose OutboundCall bel
 source and so does not fit a tracker.
 
 - declaration → Jira `POST /rest/api/2/issue` / ServiceNow `POST /api/now/table/<table>`;
-  the answer becomes the incident's TicketLink and a timeline entry. Idempotent: a retry
-  first looks the ticket up (Jira search on the summary's incident key, ServiceNow
-  `correlation_id`), so a create whose answer was lost never makes a second ticket.
+  the answer becomes the incident's TicketLink and a timeline entry. Idempotent: every
+  attempt (the first too: a crashed worker's attempt is not counted) first looks the ticket
+  up (Jira search on the summary's incident key, ServiceNow `correlation_id`), so a create
+  whose answer was lost never makes a second ticket.
 - each transition → Jira comment / ServiceNow `work_notes`;
 - resolve / close → Jira transition (configured by name or id) / ServiceNow `state`.
 
@@ -31,7 +32,13 @@ from compliance.masking import mask_text
 from incidents.lifecycle import Status
 from incidents.models import Incident, TimelineEvent
 from integrations.ticketing import crypto
-from integrations.ticketing.models import TicketCall, TicketIntegration, TicketLink
+from integrations.ticketing.models import (
+    ENV_PREFIX,
+    TicketCall,
+    TicketIntegration,
+    TicketLink,
+    env_name_allowed,
+)
 from tenancy.scoping import org_scope
 
 log = logging.getLogger(__name__)
@@ -211,12 +218,17 @@ def on_transition(*, incident: Incident, previous: str, target: str) -> None:
 
 
 def credential(integration: TicketIntegration) -> str:
-    """The secret to send: read from the environment at send time, or decrypted."""
+    """The secret to send: read from the environment at send time, or decrypted. Only a
+    VIGIL_TICKETING_* variable is ever read (checked again here, whatever the row holds); the
+    error is the same whether a name is not allowed or not set, so it reveals nothing about
+    the server's other variables."""
     if integration.credential_env:
-        value = os.environ.get(integration.credential_env, "")
+        name = integration.credential_env
+        value = os.environ.get(name, "") if env_name_allowed(name) else ""
         if not value:
             raise crypto.CredentialUnavailable(
-                f"The environment variable {integration.credential_env} is not set."
+                f"No credential in the environment: only a set variable named {ENV_PREFIX}… "
+                "is read."
             )
         return value
     if integration.credential_encrypted:
@@ -239,6 +251,17 @@ def _headers(integration: TicketIntegration) -> dict:
     }
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: following one would carry the Authorization header to wherever the
+    tracker (or whoever answers at its address) points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # the 3xx then surfaces as an HTTPError: a final answer
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def _request(integration, method: str, path: str, body=None) -> Answer:
     url = integration.base_url.rstrip("/") + path
     data = json.dumps(body).encode() if body is not None else None
@@ -246,7 +269,7 @@ def _request(integration, method: str, path: str, body=None) -> Answer:
         url, data=data, method=method, headers=_headers(integration)
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             answer = Answer(response.status, response.read(20000).decode("utf-8", "replace"))
     except urllib.error.HTTPError as error:
         text = (error.read(4000) if error.fp else b"").decode("utf-8", "replace")
@@ -255,6 +278,10 @@ def _request(integration, method: str, path: str, body=None) -> Answer:
         raise Transient(f"{type(error).__name__}: {getattr(error, 'reason', error)}") from None
     if 200 <= answer.status < 300:
         return answer
+    if 300 <= answer.status < 400:
+        raise Final(
+            f"HTTP {answer.status}: redirects are not followed; use the tracker's own address."
+        )
     message = f"HTTP {answer.status}: {error_message(answer)}"
     if answer.status >= 500 or answer.status in (408, 429):
         raise Transient(message)
@@ -326,7 +353,10 @@ def _existing_ticket(integration, incident) -> tuple[str, str] | None:
 
 def _create(call: TicketCall) -> str:
     integration, incident = call.integration, call.incident
-    found = _existing_ticket(integration, incident) if call.attempts else None
+    # Always look first, not only on a counted retry: `attempts` is raised in the transaction
+    # that makes the HTTP call, so a worker that dies after the tracker answered rolls back
+    # to attempts = 0 although the ticket exists.
+    found = _existing_ticket(integration, incident)
     if found is None:
         if integration.kind == TicketIntegration.Kind.JIRA:
             body = _request(integration, "POST", "/rest/api/2/issue", call.payload).json() or {}

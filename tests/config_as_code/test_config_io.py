@@ -606,7 +606,7 @@ def test_wrong_document_shapes_are_refused(configured):
         (
             "version: 1\nescalation_paths: [{name: P, severity: 1, steps: [{team: A, role: "
             "admin}]}]\n",
-            "escalation_paths[0].steps: [0]: give exactly one of team, role or user",
+            "escalation_paths[0].steps: [0]: give exactly one of team, role, user or pagerduty",
         ),
         (
             "version: 1\ncustom_fields: [{key: Bad-Key, label: X, field_type: text}]\n",

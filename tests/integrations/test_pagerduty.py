@@ -239,18 +239,20 @@ def test_a_429_is_retried(acme, responder, service, api):
 
 def test_a_400_is_not_retried_and_the_failure_is_on_the_timeline(acme, acme_admin, responder, api):
     # A routing key PagerDuty refuses (an env reference to a 31-character value).
-    bad = make_service(acme, acme_admin, name="Broken", routing_key="env:PD_TEST_BAD_KEY")
+    bad = make_service(
+        acme, acme_admin, name="Broken", routing_key="env:VIGIL_PAGERDUTY_TEST_BAD_KEY"
+    )
     pager_path(acme, bad)
     import os
 
-    os.environ["PD_TEST_BAD_KEY"] = ROUTING_KEY[:31]
+    os.environ["VIGIL_PAGERDUTY_TEST_BAD_KEY"] = ROUTING_KEY[:31]
     try:
         incident = declare(acme, responder)
         sla.sweep_due(now=timezone.now())
         events.sweep()
         events.sweep(now=timezone.now() + dt.timedelta(hours=2))
     finally:
-        del os.environ["PD_TEST_BAD_KEY"]
+        del os.environ["VIGIL_PAGERDUTY_TEST_BAD_KEY"]
     (event,) = pd_events(incident)
     assert (event.status, event.attempts) == ("failed", 1)
     assert "HTTP 400" in event.last_error
@@ -271,10 +273,15 @@ def test_an_unreachable_pagerduty_is_retried(acme, responder, service, settings)
 
 
 def test_an_env_reference_is_read_when_sending(acme, acme_admin, responder, api, monkeypatch):
-    monkeypatch.setenv("PD_PAYMENTS_KEY", ROUTING_KEY)
-    svc = make_service(acme, acme_admin, name="From env", routing_key="env:PD_PAYMENTS_KEY")
+    monkeypatch.setenv("VIGIL_PAGERDUTY_PAYMENTS_KEY", ROUTING_KEY)
+    svc = make_service(
+        acme, acme_admin, name="From env", routing_key="env:VIGIL_PAGERDUTY_PAYMENTS_KEY"
+    )
     with scopes_disabled():
-        assert PagerDutyService.objects.get(pk=svc.pk).routing_key == "env:PD_PAYMENTS_KEY"
+        assert (
+            PagerDutyService.objects.get(pk=svc.pk).routing_key
+            == "env:VIGIL_PAGERDUTY_PAYMENTS_KEY"
+        )
     pager_path(acme, svc)
     declare(acme, responder)
     sla.sweep_due(now=timezone.now())
@@ -338,6 +345,10 @@ def test_an_admin_adds_a_service_through_the_page(acme, acme_admin, login):
         (ROUTING_KEY + "0", WEBHOOK_SECRET, "routing_key"),
         ("e93facc04764012d7bfb002500d5d1a!", WEBHOOK_SECRET, "routing_key"),
         ("env:lower_case", WEBHOOK_SECRET, "routing_key"),
+        ("env:SECRET_KEY", WEBHOOK_SECRET, "routing_key"),
+        ("env:DATABASE_URL", WEBHOOK_SECRET, "routing_key"),
+        (ROUTING_KEY, "env:SECRET_KEY", "webhook_secret"),
+        (ROUTING_KEY, "env:PATH_TO_ANYTHING", "webhook_secret"),
         ("", WEBHOOK_SECRET, "routing_key"),
         (ROUTING_KEY, "short", "webhook_secret"),
         (ROUTING_KEY, "", "webhook_secret"),
@@ -732,14 +743,16 @@ def test_acknowledging_stops_the_rest_of_the_walk(acme, responder, service, api,
 
 
 def test_an_unset_environment_variable_is_retried_not_sent(acme, acme_admin, responder, api):
-    svc = make_service(acme, acme_admin, name="Unset", routing_key="env:PD_TEST_NEVER_SET")
+    svc = make_service(
+        acme, acme_admin, name="Unset", routing_key="env:VIGIL_PAGERDUTY_TEST_NEVER_SET"
+    )
     pager_path(acme, svc)
     incident = declare(acme, responder)
     sla.sweep_due(now=timezone.now())
     events.sweep()
     (event,) = pd_events(incident)
     assert event.status == "pending"
-    assert "PD_TEST_NEVER_SET is not set" in event.last_error
+    assert "no set environment variable named VIGIL_PAGERDUTY_" in event.last_error
     assert api.requests == []
 
 
@@ -763,3 +776,36 @@ def test_a_resolve_waits_for_its_trigger(acme, responder, service, api):
     assert [e["event_action"] for e in api.events()[1:]] == ["trigger", "resolve"]
     assert [e.status for e in pd_events(incident)] == ["sent", "sent"]
     assert api.open == set()
+
+
+def test_a_stored_disallowed_environment_reference_is_never_read(
+    acme, acme_admin, responder, api, monkeypatch
+):
+    """Review finding 1: only VIGIL_PAGERDUTY_* variables are read, checked again at use; the
+    error does not tell a set variable from an unset one."""
+    from integrations.pagerduty.secrets import SecretUnavailable, describe, reveal
+
+    monkeypatch.setenv("VIGIL_SET_ELSEWHERE", ROUTING_KEY)
+    monkeypatch.delenv("VIGIL_UNSET_ELSEWHERE", raising=False)
+    words = set()
+    for name in ("SECRET_KEY", "VIGIL_SET_ELSEWHERE", "VIGIL_UNSET_ELSEWHERE"):
+        with pytest.raises(SecretUnavailable) as raised:
+            reveal(f"env:{name}")
+        words.add(str(raised.value))
+    assert len(words) == 1
+    assert "VIGIL_PAGERDUTY_" in words.pop()
+
+    svc = make_service(acme, acme_admin, name="Tampered")
+    with scopes_disabled():
+        PagerDutyService.objects.filter(pk=svc.pk).update(routing_key="env:VIGIL_SET_ELSEWHERE")
+    assert describe("env:VIGIL_SET_ELSEWHERE") == (
+        "from an environment variable that is not read (use env:VIGIL_PAGERDUTY_NAME)"
+    )
+    pager_path(acme, svc)
+    incident = declare(acme, responder)
+    sla.sweep_due(now=timezone.now())
+    events.sweep()
+    (event,) = pd_events(incident)
+    assert event.status == "pending"
+    assert "VIGIL_SET_ELSEWHERE" not in event.last_error
+    assert api.requests == []

@@ -32,10 +32,13 @@ def test_the_worker_pages_pagerduty_once(
     try:
         # The worker is another process: it reads both from its environment.
         monkeypatch.setenv("PAGERDUTY_EVENTS_URL", api.url)
-        monkeypatch.setenv("PD_WORKER_ROUTING_KEY", ROUTING_KEY)
+        monkeypatch.setenv("VIGIL_PAGERDUTY_WORKER_ROUTING_KEY", ROUTING_KEY)
         settings.PAGERDUTY_EVENTS_URL = api.url
         service = make_service(
-            acme, acme_admin, routing_key="env:PD_WORKER_ROUTING_KEY", secret="env:PD_NO_SECRET"
+            acme,
+            acme_admin,
+            routing_key="env:VIGIL_PAGERDUTY_WORKER_ROUTING_KEY",
+            secret="env:VIGIL_PAGERDUTY_NO_SECRET",
         )
         pager_path(acme, service)
         celery_worker(concurrency=2)

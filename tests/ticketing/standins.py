@@ -22,6 +22,9 @@ class StandIn:
         self.requests: list[dict] = []
         self.script: list[int] = []
         self.lose_answer = 0
+        # An address to send every request on to (307, keeping method and body), as a
+        # hostile or misconfigured server would.
+        self.redirect_to = ""
         self.expected_auth = expected_auth
         self.lock = threading.Lock()
         stand_in = self
@@ -65,6 +68,8 @@ class StandIn:
         self.server.server_close()
 
     def respond(self, request):
+        if self.redirect_to:
+            return 307, None, {"Location": self.redirect_to + request["path"]}
         if request["headers"].get("Authorization") != self.expected_auth:
             return self.unauthorized()
         if self.script:

@@ -92,9 +92,18 @@ def test_an_admin_creates_a_tracker_and_sees_the_secret_once(login, admin):
         ({"project_key": ""}, "project_key", "A Jira project key"),
         ({"issue_type": ""}, "issue_type", "Name the issue type"),
         ({"credential": ""}, "credential", "Give an environment reference"),
-        ({"credential_env": "env:TOKEN"}, "credential", "not both"),
-        ({"credential": "", "credential_env": "TOKEN"}, "credential_env", "env:VAR_NAME"),
+        ({"credential_env": "env:VIGIL_TICKETING_TOKEN"}, "credential", "not both"),
+        (
+            {"credential": "", "credential_env": "TOKEN"},
+            "credential_env",
+            "env:VIGIL_TICKETING_NAME",
+        ),
         ({"credential": "", "credential_env": "env:bad name"}, "credential_env", "environment"),
+        (
+            {"credential": "", "credential_env": "env:SECRET_KEY"},
+            "credential_env",
+            "VIGIL_TICKETING_",
+        ),
         ({"credential": "x" * 2001}, "credential", "at most 2000"),
         ({"username": ""}, "username", "Basic authentication needs"),
         ({"mirror": "min_severity"}, "min_severity", "Choose the weakest"),
@@ -147,10 +156,13 @@ def test_editing_keeps_the_stored_credential_when_left_empty(login, admin, exist
 def test_editing_can_switch_to_an_environment_reference(login, admin, existing):
     login(admin).post(
         url("integration_update", pk=existing.pk),
-        form_data(credential="", credential_env="env:JIRA_TOKEN"),
+        form_data(credential="", credential_env="env:VIGIL_TICKETING_JIRA"),
     )
     [integration] = integrations()
-    assert (integration.credential_env, integration.credential_encrypted) == ("JIRA_TOKEN", "")
+    assert (integration.credential_env, integration.credential_encrypted) == (
+        "VIGIL_TICKETING_JIRA",
+        "",
+    )
 
 
 def test_a_bad_edit_changes_nothing(login, admin, existing):

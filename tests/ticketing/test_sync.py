@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -22,6 +23,7 @@ from tests.ticketing.conftest import (
     send_all,
     servicenow_fields,
 )
+from tests.ticketing.standins import FakeJira, basic
 
 pytestmark = pytest.mark.django_db
 LATER = timezone.now() + dt.timedelta(hours=2)
@@ -251,20 +253,23 @@ def test_an_environment_credential_is_read_at_send_time(
     acme, acme_admin, responder, jira, monkeypatch
 ):
     integration, _ = make_integration(
-        acme_admin, jira_fields(jira.url, credential="", credential_env="env:VIGIL_TEST_JIRA")
+        acme_admin,
+        jira_fields(jira.url, credential="", credential_env="env:VIGIL_TICKETING_TEST_JIRA"),
     )
-    assert integration.credential_env == "VIGIL_TEST_JIRA"
+    assert integration.credential_env == "VIGIL_TICKETING_TEST_JIRA"
     assert integration.credential_encrypted == ""
-    monkeypatch.setenv("VIGIL_TEST_JIRA", JIRA_TOKEN)
+    monkeypatch.setenv("VIGIL_TICKETING_TEST_JIRA", JIRA_TOKEN)
     declare(acme, responder)
     send_all()
     assert calls()[0].status == "sent"
 
-    monkeypatch.delenv("VIGIL_TEST_JIRA")
+    monkeypatch.delenv("VIGIL_TICKETING_TEST_JIRA")
     declare(acme, responder, title="Second")
     send_all()
     assert calls()[1].status == "failed"
-    assert calls()[1].last_error == "The environment variable VIGIL_TEST_JIRA is not set."
+    assert calls()[1].last_error == (
+        "No credential in the environment: only a set variable named VIGIL_TICKETING_… is read."
+    )
 
 
 def test_a_stored_credential_is_encrypted_and_unreadable_with_another_key(
@@ -394,3 +399,94 @@ def test_a_restricted_incident_is_mirrored_without_its_text(acme, acme_admin, re
     texts = [c["body"] for c in jira.comments["OPS-1"]]
     assert len(texts) == 2
     assert not any("Rolled back" in text for text in texts)
+
+
+# — review finding 1: only VIGIL_TICKETING_* variables, no redirects ————————————————————
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "VIGIL_TICKETING_", "PATH"])
+def test_only_a_vigil_ticketing_variable_may_be_named(acme_admin, jira, name):
+    with pytest.raises(ValidationError) as raised:
+        make_integration(
+            acme_admin, jira_fields(jira.url, credential="", credential_env=f"env:{name}")
+        )
+    assert "VIGIL_TICKETING_" in str(raised.value.message_dict["credential_env"])
+    with scopes_disabled():
+        assert not TicketIntegration.objects.exists()
+
+
+def test_a_stored_disallowed_variable_is_not_read_at_send_time(
+    acme, acme_admin, responder, jira, monkeypatch
+):
+    """A row holding another name (written before the rule, or by hand) is refused again when
+    sending, with the same words whether the variable is set or not."""
+    integration, _ = make_integration(acme_admin, jira_fields(jira.url))
+    monkeypatch.setenv("VIGIL_SET_ELSEWHERE", "the-servers-secret")
+    monkeypatch.delenv("VIGIL_UNSET_ELSEWHERE", raising=False)
+    errors = []
+    for name in ("SECRET_KEY", "VIGIL_SET_ELSEWHERE", "VIGIL_UNSET_ELSEWHERE"):
+        with scopes_disabled():
+            TicketIntegration.objects.filter(pk=integration.pk).update(
+                credential_env=name, credential_encrypted=""
+            )
+        declare(acme, responder, title=name)
+        send_all()
+        errors.append(calls()[-1].last_error)
+        assert calls()[-1].status == "failed"
+    assert jira.requests == []
+    assert len(set(errors)) == 1
+    assert "VIGIL_TICKETING_" in errors[0]
+    assert not any(n in errors[0] for n in ("SECRET_KEY", "ELSEWHERE"))
+
+
+def test_a_redirect_is_not_followed_and_the_credential_stays_home(
+    acme, acme_admin, responder, jira
+):
+    elsewhere = FakeJira(basic(JIRA_USER, JIRA_TOKEN))
+    try:
+        make_integration(acme_admin, jira_fields(jira.url))
+        jira.redirect_to = elsewhere.url
+        declare(acme, responder)
+        send_all()
+        [call] = calls()
+        assert call.status == "failed"
+        assert call.last_error.startswith("HTTP 307: redirects are not followed")
+        assert jira.requests  # asked once, answered with the redirect
+        assert elsewhere.requests == []
+        assert elsewhere.issues == {}
+    finally:
+        elsewhere.close()
+
+
+# — review finding 3: a create interrupted after the tracker answered ———————————————————
+
+
+@pytest.mark.parametrize("kind", ["jira", "servicenow"])
+def test_a_worker_dying_after_the_create_answered_makes_no_second_ticket(
+    acme, acme_admin, responder, jira, servicenow, monkeypatch, kind
+):
+    tracker = jira if kind == "jira" else servicenow
+    fields = jira_fields(jira.url) if kind == "jira" else servicenow_fields(servicenow.url)
+    make_integration(acme_admin, fields)
+    incident = declare(acme, responder)
+    real = sync._ticket_url
+
+    def crash(*args):
+        raise RuntimeError("worker killed after the tracker answered")
+
+    monkeypatch.setattr(sync, "_ticket_url", crash)
+    with pytest.raises(RuntimeError):
+        send_all()
+    [call] = calls()
+    assert (call.status, call.attempts) == ("pending", 0)  # all rolled back
+    created = jira.issues if kind == "jira" else servicenow.records
+    assert len(created) == 1
+
+    monkeypatch.setattr(sync, "_ticket_url", real)
+    send_all()
+    assert len(created) == 1
+    post = "/rest/api/2/issue" if kind == "jira" else "/api/now/table/incident"
+    assert len(tracker.made("POST", post)) == 1
+    [call] = calls()
+    assert call.status == "sent"
+    assert len(links(incident=incident)) == 1
