@@ -144,7 +144,7 @@ def finish(record: IdempotencyRecord, response, object_id: int | None) -> None:
     if response.status_code >= 400:
         error_body = json.loads(json.dumps(response.data, default=str))
         object_id = None
-    IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).update(
+    _own(record).update(
         status_code=response.status_code,
         object_id=object_id,
         error_body=error_body,
@@ -153,4 +153,12 @@ def finish(record: IdempotencyRecord, response, object_id: int | None) -> None:
 
 
 def release(record: IdempotencyRecord) -> None:
-    IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
+    _own(record).delete()
+
+
+def _own(record: IdempotencyRecord):
+    """The record while it is still this request's claim: no outcome yet, and not taken over
+    since (a takeover moves `created_at`), so an overtaken worker changes nothing."""
+    return IdempotencyRecord.objects.filter(
+        pk=record.pk, status_code__isnull=True, created_at=record.created_at
+    )

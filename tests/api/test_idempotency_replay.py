@@ -164,3 +164,23 @@ def test_a_recent_claim_is_still_in_progress(as_role, acme):
     assert response.json()["code"] == "idempotency_in_progress"
     with scopes_disabled():
         assert Incident.objects.filter(organization=acme).count() == 1
+
+
+def test_an_overtaken_worker_neither_records_nor_releases_the_new_claim(as_role, acme):
+    from rest_framework.response import Response
+
+    from api import idempotency
+
+    client = as_role(Role.RESPONDER)
+    _claim_left_behind(client, datetime.timedelta(seconds=61))
+    with scopes_disabled():
+        dead = IdempotencyRecord.objects.get(key="k")  # the dead worker's claim
+        # Taken over by a retry that is still running (what `claim` does to an abandoned row).
+        IdempotencyRecord.objects.filter(pk=dead.pk).update(created_at=timezone.now())
+
+    idempotency.finish(dead, Response({"code": "x"}, status=400), None)
+    idempotency.release(dead)
+
+    with scopes_disabled():
+        record = IdempotencyRecord.objects.get(key="k")
+    assert (record.status_code, record.error_body) == (None, None)
