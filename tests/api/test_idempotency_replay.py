@@ -178,9 +178,8 @@ def test_an_overtaken_worker_neither_records_nor_releases_the_new_claim(as_role,
         # Taken over by a retry that is still running (what `claim` does to an abandoned row).
         IdempotencyRecord.objects.filter(pk=dead.pk).update(created_at=timezone.now())
 
-    idempotency.finish(dead, Response({"code": "x"}, status=400), None)
-    idempotency.release(dead)
+        idempotency.finish(dead, Response({"code": "x"}, status=400), None)
+        idempotency.release(dead)
 
-    with scopes_disabled():
         record = IdempotencyRecord.objects.get(key="k")
     assert (record.status_code, record.error_body) == (None, None)
