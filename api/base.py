@@ -45,8 +45,13 @@ class OrgScopedMixin:
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self._idempotency = None
+        self.idempotent_object_id = None  # a POST handler sets it to the object it made/changed
         if request.method == "POST" and getattr(request._request, "org", None) is not None:
-            self._idempotency = idempotency.claim(request)
+            try:
+                self._idempotency = idempotency.claim(request)
+            except idempotency.Done as done:
+                # Rebuilt through the current read path (NotFound if no longer visible).
+                raise idempotency.Replay(idempotency.replay(done.record, self)) from None
             if self._idempotency is not None:
                 # Released again if the handler dies with an unhandled exception (a 500).
                 self._stack.callback(idempotency.release, self._idempotency)
@@ -60,8 +65,14 @@ class OrgScopedMixin:
         response = super().finalize_response(request, response, *args, **kwargs)
         record = getattr(self, "_idempotency", None)
         if record is not None and not response.has_header("Idempotent-Replayed"):
-            idempotency.finish(record, response)
+            idempotency.finish(record, response, self.idempotent_object_id)
         return response
+
+    def replay_body(self, object_id: int):
+        """The body a repeat of this view's POST answers with, for the object it made or
+        changed, read as the user may see it now. POST views that set `idempotent_object_id`
+        implement it."""
+        raise NotImplementedError
 
     def check_permissions(self, request):
         super().check_permissions(request)

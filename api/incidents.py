@@ -111,13 +111,24 @@ def _definitions(organization) -> dict:
     return {d.key: d for d in CustomFieldDefinition.objects.filter(organization=organization)}
 
 
-def _present(view, incident: Incident, status_code=200, headers=None) -> Response:
+def _body(view, incident: Incident) -> dict:
     if not hasattr(incident, "reveal"):
         incident.reveal = unmask.request_reveal(view.request._request, incident)
     context = {"definitions": _definitions(view.org)}
-    return Response(
-        IncidentSerializer(incident, context=context).data, status=status_code, headers=headers
-    )
+    return IncidentSerializer(incident, context=context).data
+
+
+def _present(view, incident: Incident, status_code=200, headers=None) -> Response:
+    return Response(_body(view, incident), status=status_code, headers=headers)
+
+
+def _replayed(view, pk: int) -> dict:
+    """The incident an idempotent POST made or changed, as the reader sees it now (an
+    `Idempotency-Key` replay): 404 when they no longer may."""
+    key = Incident.objects.filter(organization=view.org, pk=pk).values_list("key", flat=True)
+    if not key:
+        raise NotFound("No such incident.")
+    return _body(view, visible_incident(view.request, key[0]))
 
 
 def _reload(view, incident: Incident) -> Incident:
@@ -199,8 +210,12 @@ class IncidentListView(OrgAPIView):
             )
         except (DjangoValidationError, DjangoPermissionDenied) as error:
             raise refusal(error) from error
+        self.idempotent_object_id = incident.pk
         location = reverse("api:incident_detail", kwargs={"key": incident.key})
         return _present(self, _reload(self, incident), 201, {"Location": location})
+
+    def replay_body(self, object_id):
+        return _replayed(self, object_id)
 
 
 class IncidentDetailView(OrgAPIView):
@@ -225,6 +240,11 @@ class IncidentDetailView(OrgAPIView):
         version = data.pop("version")
         severity = data.pop("severity", None)
         severity_reason = data.pop("severity_reason", "")
+        if not data and severity is None:
+            # Nothing to change: still refuse a stale version, as every write does.
+            if version != incident.version:
+                raise StaleVersion()
+            return _present(self, incident)
         self._refuse_masked(incident, data)
         if "custom_fields" in data:
             # Only the keys sent change; null clears one.
@@ -349,4 +369,8 @@ class IncidentTransitionView(OrgAPIView):
             )
         except (DjangoValidationError, DjangoPermissionDenied) as error:
             raise refusal(error) from error
+        self.idempotent_object_id = incident.pk
         return _present(self, _reload(self, incident))
+
+    def replay_body(self, object_id):
+        return _replayed(self, object_id)

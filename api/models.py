@@ -68,14 +68,19 @@ class ApiToken(OrgOwned):
 
 class IdempotencyRecord(OrgOwned):
     """One `Idempotency-Key` a user sent with a POST: a hash of the request (method, path, body)
-    and, once it has run, the response (status and JSON body), which a repeat of the same request
-    gets again. `status_code` is null while the first request still runs. Kept 24 hours."""
+    and, once it has run, what a repeat of the same request needs to answer it again: the status,
+    `Location` and the identity of the object the request made or changed (`object_id`). The
+    object's body is never stored: a replay rebuilds it through the current read path, so access
+    and masking apply as they are now. Only an error answer (4xx, which names no object) keeps its
+    JSON body (`error_body`). `status_code` is null while the first request still runs (a claim
+    older than a minute without a status is taken as abandoned). Kept 24 hours."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    error_body = models.JSONField(null=True, blank=True)
     location = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import ListAPIView, get_object_or_404
 from rest_framework.response import Response
 
 from api.base import OrgScopedMixin
@@ -126,8 +126,14 @@ class CommentsView(_IncidentChild):
             event = services.incident_comment(
                 incident=incident, actor=request.user, text=data.validated_data["text"]
             )
+        self.idempotent_object_id = event.pk
         body = TimelineEventSerializer(event, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+    def replay_body(self, object_id):
+        """An `Idempotency-Key` replay: the comment as the reader sees it now."""
+        event = get_object_or_404(self.get_queryset(), pk=object_id)
+        return TimelineEventSerializer(event, context=self.get_serializer_context()).data
 
 
 class StatusUpdateSerializer(serializers.Serializer):
@@ -247,5 +253,11 @@ class StatusUpdatesView(_IncidentChild):
                 next_update_at=data.get("next_update_at"),
                 template=template,
             )
+        self.idempotent_object_id = update.pk
         body = StatusUpdateSerializer(update, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
+
+    def replay_body(self, object_id):
+        """An `Idempotency-Key` replay: the status update as the reader sees it now."""
+        update = get_object_or_404(self.get_queryset(), pk=object_id)
+        return StatusUpdateSerializer(update, context=self.get_serializer_context()).data

@@ -5,6 +5,7 @@ organisation (create — shown once —, revoke) and, for admins, every token of
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
 
 from api import services
 from api.models import ApiToken
@@ -43,7 +44,10 @@ def token_list(request, org_slug):
         )
         # Rendered, not redirected: the whole token exists only in this response.
         fresh = ApiTokenForm(role=request.membership.role)
-        return render(request, "api/tokens.html", _context(request, fresh, shown, token))
+        response = render(request, "api/tokens.html", _context(request, fresh, shown, token))
+        # The token is in this page: no cache (browser, proxy, back button) may keep it.
+        patch_cache_control(response, no_store=True, no_cache=True, private=True)
+        return response
     return render(request, "api/tokens.html", _context(request, form))
 
 

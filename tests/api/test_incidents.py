@@ -442,6 +442,18 @@ def test_patch_with_a_stale_version_is_409_and_changes_nothing(as_role, incident
     assert fresh(incident).title == "Checkout fails"
 
 
+def test_patch_with_only_a_stale_version_is_409_and_only_the_current_one_200(as_role, incident):
+    client, _ = as_role(Role.RESPONDER)
+
+    stale = client.patch(detail(incident.key), {"version": incident.version + 1}, format="json")
+    current = client.patch(detail(incident.key), {"version": incident.version}, format="json")
+
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "stale_version"
+    assert current.status_code == 200
+    assert current.json()["version"] == incident.version == fresh(incident).version
+
+
 def test_patch_changes_the_severity_with_a_reason(as_role, acme, incident):
     client, _ = as_role(Role.MANAGER)
     sev2 = severity(acme, "SEV-2").pk

@@ -73,3 +73,35 @@ def test_the_next_minute_starts_afresh(limited, api, make_token, acme_admin, mon
     monkeypatch.setattr(throttling, "now", lambda: 1_800_000_090.0)
 
     assert client.get("/api/v1/me/").status_code == 200
+
+
+@pytest.fixture
+def redis_down(settings, monkeypatch):
+    """The throttle's Redis client pointed at a local port nothing listens on."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/13"
+    monkeypatch.setattr(throttling, "_client", None)
+
+
+def test_redis_down_is_a_503_with_retry_after_and_changes_nothing(
+    redis_down, api, make_token, acme_admin
+):
+    from django_scopes import scopes_disabled
+
+    from incidents.models import Incident
+
+    client = api(make_token(acme_admin))
+
+    read = client.get("/api/v1/me/")
+    write = client.post("/api/v1/incidents/", {"title": "Down"}, format="json")
+
+    for response in (read, write):
+        assert response.status_code == 503
+        assert response.json()["code"] == "unavailable"
+        assert int(response["Retry-After"]) > 0
+    with scopes_disabled():
+        assert not Incident.objects.exists()

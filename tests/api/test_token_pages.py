@@ -34,6 +34,7 @@ def test_creating_a_token_shows_it_once_and_stores_only_its_hash(responder, logi
     shown = response.context["shown"]
     assert shown.startswith("vgl_")
     assert shown in response.content.decode()
+    assert "no-store" in response["Cache-Control"]  # no cache keeps the page with the token
     (token,) = tokens()
     assert token.user == responder
     assert token.scope == "write"
