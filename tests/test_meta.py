@@ -49,8 +49,8 @@ NOT_TENANT_OWNED = {
 }
 # Models that are not audited, each with the reason.
 NOT_AUDITED = {
-    IdempotencyRecord: "a replay cache of API responses, kept 24 hours; the writes it replays "
-    "are audited themselves",
+    IdempotencyRecord: "which request an Idempotency-Key answered (status, object), kept 24 "
+    "hours; the writes it stands for are audited themselves",
     **ROLLUPS,
     AuditEntry: "the audit trail itself",
     KeyCounter: "a counter bumped in SQL; each number's use is audited as its incident's creation",

@@ -20,9 +20,12 @@ def people(acme, globex, make_member):
 
 @pytest.fixture
 def as_role(people, make_token, api):
-    """as_role(role, scope="write") → an API client acting as that member."""
+    """as_role(role, scope="write") → an API client acting as that member (a viewer may hold
+    read tokens only, so a viewer's client always has one)."""
 
     def make(role, scope="write"):
+        if role == "viewer":
+            scope = "read"
         return api(make_token(people[role], scope=scope))
 
     return make
