@@ -24,7 +24,6 @@ built day does.
 """
 
 import datetime
-import statistics
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -411,16 +410,27 @@ def refresh_all(*, limit: int = 400) -> int:
 
 @dataclass
 class Totals:
+    """Sums of one `counted` part. Durations: count and total of stored and live ones; the
+    live ones also one by one (few), for the median, which `report` takes in SQL over the
+    stored arrays and these."""
+
     sums: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUMS, 0))
+    ack_n: int = 0
+    ack_sum: int = 0
+    repair_n: int = 0
+    repair_sum: int = 0
     ack: list[int] = field(default_factory=list)
     repair: list[int] = field(default_factory=list)
     bars: dict[tuple[int, int | None], list] = field(default_factory=dict)
 
     def add_slice(self, row: dict) -> None:
-        for name in SUMS:
-            self.sums[name] += row[name]
-        self.ack += row["ack_all"]
-        self.repair += row["repair_all"]
+        for name in (*SUMS, "ack_n", "ack_sum", "repair_n", "repair_sum"):
+            if name in SUMS:
+                self.sums[name] += row[name]
+            else:
+                setattr(self, name, getattr(self, name) + row[name])
+        self.ack += row.get("ack_all", ())
+        self.repair += row.get("repair_all", ())
 
     def add_bar(self, row: dict) -> None:
         key = (row["bkind"], row["bvalue"])
@@ -464,9 +474,22 @@ def _rows(cursor, columns) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+@dataclass(frozen=True)
+class Found:
+    """What `totals` found: per `counted`, the sums; and where its stored rows are, for the
+    medians."""
+
+    parts: dict[bool, Totals]
+    where: str
+    params: list
+
+
+STORED_SLICE_COLUMNS = [c for c in SLICE_COLUMNS if c not in ("ack_all", "repair_all")]
+
+
 def totals(
     *, incidents: QuerySet[Incident], organization, period: kpis.Period, filters: kpis.Filters
-) -> dict[bool, Totals] | None:
+) -> Found | None:
     """Per `counted`, the sums of the period for the visible `incidents` — covered days from the
     roll-ups, the rest live — or None when the roll-ups cannot answer (several filters, or no
     day of the period is covered). `incidents` must be what a reader of the organisation may
@@ -504,32 +527,55 @@ def totals(
         stored += " AND NOT restricted"
     stored_params = [organization.pk, *slice_, covered]
     with connection.cursor() as cursor:
-        for table, columns, template, add in (
-            ("reporting_rollup", SLICE_COLUMNS, SLICES_SQL, Totals.add_slice),
-            ("reporting_rollupbar", BAR_COLUMNS, BARS_SQL, Totals.add_bar),
+        for table, stored_columns, columns, template, add in (
+            ("reporting_rollup", STORED_SLICE_COLUMNS, SLICE_COLUMNS, SLICES_SQL, Totals.add_slice),
+            ("reporting_rollupbar", BAR_COLUMNS, BAR_COLUMNS, BARS_SQL, Totals.add_bar),
         ):
+            # The stored durations stay in the database (their median is taken there).
             cursor.execute(
-                f"SELECT {', '.join(columns)} FROM {table} WHERE {stored}",  # noqa: S608
+                f"SELECT {', '.join(stored_columns)} FROM {table} WHERE {stored}",  # noqa: S608
                 stored_params,
             )
-            for row in _rows(cursor, columns):
+            for row in _rows(cursor, stored_columns):
                 add(result[row["counted"]], row)
             if parts:
                 cursor.execute(_sql(template, events, slice_), params)
                 for row in _rows(cursor, columns):
                     add(result[row["counted"]], row)
-    return result
+    return Found(result, stored, stored_params)
 
 
-def _durations(values: list[int]) -> kpis.Durations:
-    if not values:
+MEDIANS_SQL = """
+SELECT
+  (SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY u) FROM (
+     SELECT UNNEST(ack_all) AS u FROM reporting_rollup WHERE {where} AND counted = ANY(%s)
+     UNION ALL SELECT UNNEST(%s::bigint[])) a),
+  (SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY u) FROM (
+     SELECT UNNEST(repair_all) AS u FROM reporting_rollup WHERE {where} AND counted = ANY(%s)
+     UNION ALL SELECT UNNEST(%s::bigint[])) r)
+"""
+
+
+def _medians(found: Found, counted: list[bool], chosen: Totals) -> tuple:
+    """The median acknowledgement and repair times, in microseconds, of the stored rows of
+    `counted` and the live durations of `chosen`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            MEDIANS_SQL.format(where=found.where),
+            [*found.params, counted, chosen.ack, *found.params, counted, chosen.repair],
+        )
+        return cursor.fetchone()
+
+
+def _durations(count: int, total: int, median: float | None) -> kpis.Durations:
+    if not count:
         return kpis.Durations(0, None, None, None)
-    total = datetime.timedelta(microseconds=sum(values))
+    total = datetime.timedelta(microseconds=int(total))
     return kpis.Durations(
-        count=len(values),
+        count=count,
         total=total,
-        mean=total / len(values),
-        median=datetime.timedelta(microseconds=statistics.median(values)),
+        mean=total / count,
+        median=datetime.timedelta(microseconds=float(median)),
     )
 
 
@@ -550,10 +596,13 @@ def report(
     if found is None:
         return None
     chosen = Totals()
-    for part in (True, False) if filters.include_excluded else (True,):
-        source = found[part]
+    counted = [True, False] if filters.include_excluded else [True]
+    for part in counted:
+        source = found.parts[part]
         for name in SUMS:
             chosen.sums[name] += source.sums[name]
+        for name in ("ack_n", "ack_sum", "repair_n", "repair_sum"):
+            setattr(chosen, name, getattr(chosen, name) + getattr(source, name))
         chosen.ack += source.ack
         chosen.repair += source.repair
         for key, (count, first, last) in source.bars.items():
@@ -567,6 +616,7 @@ def report(
                 }
             )
     sums = chosen.sums
+    ack_median, repair_median = _medians(found, counted, chosen)
     levels = SeverityLevel.objects.filter(organization=organization).order_by("level")
     order = {level.pk: index for index, level in enumerate(levels)}
     severity_names = {level.pk: level.name for level in levels}
@@ -594,8 +644,8 @@ def report(
         by_category=_bars(chosen.bars, CATEGORY, category_names),
         by_service=_bars(chosen.bars, SERVICE, service_names),
         by_team=_bars(chosen.bars, TEAM, team_names),
-        mtta=_durations(chosen.ack),
-        mttr=_durations(chosen.repair),
+        mtta=_durations(chosen.ack_n, chosen.ack_sum, ack_median),
+        mttr=_durations(chosen.repair_n, chosen.repair_sum, repair_median),
         sla={
             phase: kpis.Ratio(
                 sums[f"sla_{phase}_met"], sums[f"sla_{phase}_met"] + sums[f"sla_{phase}_breached"]
@@ -612,5 +662,5 @@ def report(
         between=sorted(between, key=lambda b: (b.mean, b.label)),
     )
     if not filters.include_excluded:
-        result.excluded = found[False].sums["volume"]
+        result.excluded = found.parts[False].sums["volume"]
     return result
