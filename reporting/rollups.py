@@ -512,9 +512,10 @@ def totals(
     # roll-ups; any other reader gets the unrestricted roll-ups plus the restricted incidents
     # they may open (few: found by id through a partial index) counted live, on every day.
     # The days the roll-ups do not cover are counted live too.
-    restricted = list(incidents.filter(is_restricted=True).values_list("pk", flat=True))
+    visible_restricted = incidents.filter(is_restricted=True).order_by()
     every_restricted = Incident.objects.filter(organization=organization, is_restricted=True)
-    sees_all = len(restricted) == every_restricted.count()
+    sees_all = visible_restricted.count() == every_restricted.count()
+    restricted = [] if sees_all else list(visible_restricted.values_list("pk", flat=True))
     parts = []
     if uncovered:
         live = Incident.objects.filter(organization=organization)
