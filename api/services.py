@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from api.models import ApiToken, hash_secret
 from tenancy.models import Membership
-from tenancy.roles import Role
 
 MAX_LIFETIME = datetime.timedelta(days=366)
 
@@ -17,7 +16,7 @@ def token_create(
     *, organization, user, name: str, scope: str, expires_at: datetime.datetime
 ) -> tuple[ApiToken, str]:
     """A new token for `user` (a member) in `organization`; returns it and the whole token
-    string, which is shown once and never stored. Viewers may hold read tokens only."""
+    string, which is shown once and never stored."""
     now = timezone.now()
     if expires_at <= now:
         raise ValueError("The expiry must be in the future.")
@@ -30,8 +29,6 @@ def token_create(
     )
     if role is None:
         raise ValueError("Only members of the organisation may hold its tokens.")
-    if role == Role.VIEWER and scope != ApiToken.Scope.READ:
-        raise ValueError("Viewers may hold read tokens only.")
     lookup, secret, shown = ApiToken.new_secret()
     token = ApiToken.objects.create(
         organization=organization,

@@ -6,7 +6,6 @@ from django import forms
 from django.utils import timezone
 
 from api.models import ApiToken
-from tenancy.roles import Role
 
 LIFETIMES = [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
 
@@ -29,10 +28,6 @@ class ApiTokenForm(forms.Form):
     def __init__(self, *args, role: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.role = role
-        if role == Role.VIEWER:
-            # A viewer's role changes nothing: a write token would only mislead.
-            self.fields["scope"].choices = [(ApiToken.Scope.READ, ApiToken.Scope.READ.label)]
-            self.fields["scope"].help_text = "Viewers may hold read tokens only."
 
     def clean(self):
         data = super().clean()

@@ -20,12 +20,9 @@ def people(acme, globex, make_member):
 
 @pytest.fixture
 def as_role(people, make_token, api):
-    """as_role(role, scope="write") → an API client acting as that member (a viewer may hold
-    read tokens only, so a viewer's client always has one)."""
+    """as_role(role, scope="write") → an API client acting as that member."""
 
     def make(role, scope="write"):
-        if role == "viewer":
-            scope = "read"
         return api(make_token(people[role], scope=scope))
 
     return make

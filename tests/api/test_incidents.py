@@ -39,7 +39,7 @@ def as_role(acme, make_member, make_token, api):
     def make(role, scope="write"):
         membership = make_member(acme, role)
         if role == Role.VIEWER:
-            scope = "read"  # viewers may hold read tokens only
+            scope = "read"  # (a viewer write token is refused by the role: test_token_pages)
         return api(make_token(membership, scope=scope)), membership.user
 
     return make
