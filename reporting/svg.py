@@ -118,14 +118,16 @@ def line_chart(
     """A line chart over equal buckets: a marker per value (linked when it has an href), an
     optional dashed trend line y = trend[0] + trend[1] · index, and an optional shaded band per
     bucket. `axis` writes a y-axis value (e.g. a duration)."""
-    left, right, top, bottom = 64, 12, 12, 34
-    plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(points), 1)
     candidates = [p.value for p in points if p.value is not None]
     candidates += [p.band[1] for p in points if p.band]
     if trend:
         candidates += [trend[0], trend[0] + trend[1] * (n - 1)]
     largest = max(candidates, default=0) or 1
+    # Room on the left for the longest y-axis label ("12 h 29 min"): ~6.5 px a character.
+    longest = max(len(str(axis(largest * fraction))) for fraction in (0, 0.5, 1))
+    left, right, top, bottom = max(40, round(14 + 6.5 * longest)), 12, 12, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(index: float) -> float:
         return round(left + plot_w * (index + 0.5) / n, 1)
