@@ -196,15 +196,7 @@ class KpiView(OrgAPIView):
                 for name, messages in form.errors.items()
             }
             raise ValidationError(errors)
-        cleaned = form.cleaned_data
-        period = kpis.Period(cleaned["since"], cleaned["until"], tz)
-        filters = kpis.Filters(
-            team=cleaned["team"],
-            service=cleaned["service"],
-            severity=cleaned["severity"],
-            category=cleaned["category"],
-            include_excluded=cleaned["include_excluded"],
-        )
+        period, filters = form.chosen_period(tz), form.chosen_filters()
         visible = incident_list(
             organization=organization, user=request.user, membership=self.membership
         )

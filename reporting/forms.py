@@ -65,6 +65,25 @@ class ReportFilterForm(forms.Form):
             raise forms.ValidationError("Choose a period of at most three years.")
         return data
 
+    def chosen_period(self, tz):
+        """The chosen period (after `is_valid()`), in the organisation's time zone `tz`."""
+        from reporting.kpis import Period
+
+        return Period(self.cleaned_data["since"], self.cleaned_data["until"], tz)
+
+    def chosen_filters(self):
+        """The chosen filters (after `is_valid()`)."""
+        from reporting.kpis import Filters
+
+        cleaned = self.cleaned_data
+        return Filters(
+            team=cleaned["team"],
+            service=cleaned["service"],
+            severity=cleaned["severity"],
+            category=cleaned["category"],
+            include_excluded=cleaned["include_excluded"],
+        )
+
 
 class ScheduleForm(forms.ModelForm):
     """An executive report schedule: when, and to whom (members who may view dashboards

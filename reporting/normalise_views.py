@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from incidents.selectors import incident_list
-from reporting import definitions, exposure, kpis, normalise
+from reporting import definitions, exposure, normalise
 from reporting.exports import csv_response, wants_csv
 from reporting.forms import ExposureFigureForm, ReportFilterForm
 from reporting.models import ExposureFeedToken, ExposureFigure
@@ -136,15 +136,7 @@ def comparison(request, org_slug):
     context = {"form": form, "result": None, "definitions": definitions}
     if not form.is_valid():
         return render(request, "reporting/comparison.html", context)
-    cleaned = form.cleaned_data
-    period = kpis.Period(cleaned["since"], cleaned["until"], tz)
-    filters = kpis.Filters(
-        team=cleaned["team"],
-        service=cleaned["service"],
-        severity=cleaned["severity"],
-        category=cleaned["category"],
-        include_excluded=cleaned["include_excluded"],
-    )
+    period, filters = form.chosen_period(tz), form.chosen_filters()
     visible = incident_list(
         organization=organization, user=request.user, membership=request.membership
     )

@@ -57,15 +57,7 @@ def root_cause_breakdown(request, org_slug):
     form = ReportFilterForm(request.GET, organization=organization, today=today)
     context = {"form": form, "period": None, "definitions": definitions}
     if form.is_valid():
-        cleaned = form.cleaned_data
-        period = kpis.Period(cleaned["since"], cleaned["until"], tz)
-        filters = kpis.Filters(
-            team=cleaned["team"],
-            service=cleaned["service"],
-            severity=cleaned["severity"],
-            category=cleaned["category"],
-            include_excluded=cleaned["include_excluded"],
-        )
+        period, filters = form.chosen_period(tz), form.chosen_filters()
         visible = incident_list(
             organization=organization, user=request.user, membership=request.membership
         )
