@@ -22,15 +22,36 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
-_DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vigil")
-try:
-    _database = dj_database_url.parse(_DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
-except ValueError as exc:
-    fail(f"DATABASE_URL={_DATABASE_URL!r} is not a database URL ({exc}).")
-if _database.get("ENGINE") != "django.db.backends.postgresql":
-    fail(f"DATABASE_URL must point at PostgreSQL (postgres://…), not {_DATABASE_URL!r}.")
-_database.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5)
+# Two roles (docs/operations.md, "Database roles and row-level security"): the application's
+# connection, which row-level security holds to one organisation per transaction, and the
+# owner's, which `migrate` uses (it creates the tables and their policies).
+_DATABASE_URL = env_str("DATABASE_URL", "postgres://vigil_app@127.0.0.1:5432/vigil")
+_DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL", "postgres://postgres@127.0.0.1:5432/vigil")
+
+
+def _parse_database(name: str, url: str) -> dict:
+    try:
+        database = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    except ValueError as exc:
+        fail(f"{name}={url!r} is not a database URL ({exc}).")
+    if database.get("ENGINE") != "django.db.backends.postgresql":
+        fail(f"{name} must point at PostgreSQL (postgres://…), not {url!r}.")
+    # PostgreSQL, with the tenant scope carried into row-level security (config/db/base.py).
+    database["ENGINE"] = "config.db"
+    database.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5)
+    return database
+
+
+_database = _parse_database("DATABASE_URL", _DATABASE_URL)
 _database["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", f"test_{_database['NAME']}")}
+# Who migrates: only USER/PASSWORD/HOST/PORT of the owner's URL are used; the database name is
+# always DATABASE_URL's (or the test database's).
+DATABASE_OWNER = {
+    key: value
+    for key, value in _parse_database("DATABASE_OWNER_URL", _DATABASE_OWNER_URL).items()
+    if key in ("USER", "PASSWORD", "HOST", "PORT")
+}
+DATABASE_APP_USER = _database.get("USER") or ""
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -53,9 +53,10 @@ class IncidentsConfig(AppConfig):
 
 def _seed_new_organization(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        from incidents.sla_defaults import seed_sla_defaults
-
-        seed_sla_defaults(instance)
         from incidents.coordination import seed_status_templates
+        from incidents.sla_defaults import seed_sla_defaults
+        from tenancy.scoping import org_scope
 
-        seed_status_templates(instance)
+        with org_scope(instance):  # the new organisation's rows, also for row-level security
+            seed_sla_defaults(instance)
+            seed_status_templates(instance)

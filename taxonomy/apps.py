@@ -31,5 +31,7 @@ class TaxonomyConfig(AppConfig):
 def _seed_new_organization(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         from taxonomy.defaults import seed_taxonomy_defaults
+        from tenancy.scoping import org_scope
 
-        seed_taxonomy_defaults(instance)
+        with org_scope(instance):  # the new organisation's rows, also for row-level security
+            seed_taxonomy_defaults(instance)

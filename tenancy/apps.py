@@ -13,6 +13,12 @@ class TenancyConfig(AppConfig):
 
         close_unscoped_holes()
 
+        from django.db.models.signals import post_migrate
+
+        from tenancy.rls import after_migrate
+
+        post_migrate.connect(after_migrate, sender=self, dispatch_uid="vigil-row-level-security")
+
 
 class VigilAdminConfig(admin_apps.AdminConfig):
     """Django's admin, on a site that runs every view without a tenant scope."""

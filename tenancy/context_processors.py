@@ -1,3 +1,5 @@
+from django_scopes import scopes_disabled
+
 from tenancy.models import Membership
 from tenancy.roles import capabilities_of
 
@@ -13,12 +15,12 @@ def organization(request) -> dict:
     def memberships():
         # The switcher lists every organisation of this user: deliberately cross-tenant,
         # filtered by the user.
-        return list(
-            Membership.objects.with_scopes_disabled()
-            .filter(user=user)
-            .select_related("organization")
-            .order_by("organization__name")
-        )
+        with scopes_disabled():
+            return list(
+                Membership.objects.filter(user=user)
+                .select_related("organization")
+                .order_by("organization__name")
+            )
 
     return {
         "org": getattr(request, "org", None),

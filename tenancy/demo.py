@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django_scopes import scopes_disabled
 
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Role
@@ -63,8 +64,13 @@ def register_seeder(name: str, order: int, run: Callable[[Organization], None]) 
         SEEDERS.sort(key=lambda s: s.order)
 
 
-@transaction.atomic
 def seed_people() -> dict[str, Organization]:
+    """The demo organisations, people and teams: across organisations by nature."""
+    with scopes_disabled(), transaction.atomic():
+        return _seed_people()
+
+
+def _seed_people() -> dict[str, Organization]:
     orgs = {}
     for spec in ORGANIZATIONS:
         org, _ = Organization.objects.get_or_create(

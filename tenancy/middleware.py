@@ -6,6 +6,7 @@ import re
 from auditlog.context import set_extra_data
 from django.http import Http404
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from tenancy.models import Membership
 from tenancy.scoping import org_scope
@@ -48,12 +49,12 @@ class OrganizationMiddleware:
         match = ORG_PATH.match(request.path_info)
         if match is None or not request.user.is_authenticated:
             return self.get_response(request)
-        membership = (
-            Membership.objects.with_scopes_disabled()  # resolving the scope itself
-            .select_related("organization")
-            .filter(organization__slug=match["slug"], user=request.user)
-            .first()
-        )
+        with scopes_disabled():  # resolving the scope itself
+            membership = (
+                Membership.objects.select_related("organization")
+                .filter(organization__slug=match["slug"], user=request.user)
+                .first()
+            )
         if membership is None:
             raise Http404("No such organisation.")
         request.org = membership.organization

@@ -12,9 +12,11 @@ from django.db.models import ProtectedError
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from tenancy.models import Invitation, Membership, Organization, Team, User
 from tenancy.roles import Capability, Role, can
+from tenancy.scoping import org_scope
 
 
 def _require(actor_membership: Membership, capability: Capability) -> None:
@@ -91,24 +93,28 @@ def invitation_revoke(*, organization: Organization, actor: Membership, invitati
 def invitation_from_token(token: str) -> Invitation | None:
     """The open invitation a link's token stands for, or None (unknown, used, revoked or
     expired). Reads across organisations: the token is the credential."""
-    invitation = (
-        Invitation.objects.with_scopes_disabled()
-        .select_related("organization")
-        .filter(token_hash=_hash_token(token))
-        .first()
-    )
+    with scopes_disabled():
+        invitation = (
+            Invitation.objects.select_related("organization")
+            .filter(token_hash=_hash_token(token))
+            .first()
+        )
     if invitation is None or not invitation.is_open:
         return None
     return invitation
 
 
-@transaction.atomic
 def invitation_accept(
     *, invitation: Invitation, user: User | None = None, full_name: str = "", password: str = ""
 ) -> Membership:
     """Turn an open invitation into a membership. With no `user`, a new account is created
     for the invited address with `password`. The link works once."""
-    invitation = Invitation.objects.with_scopes_disabled().select_for_update().get(pk=invitation.pk)
+    with org_scope(invitation.organization_id), transaction.atomic():
+        return _invitation_accept(invitation, user, full_name, password)
+
+
+def _invitation_accept(invitation, user, full_name, password) -> Membership:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if not invitation.is_open:
         raise ValidationError("This invitation has already been used, revoked or has expired.")
     if user is None:

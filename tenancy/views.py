@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django_scopes import scopes_disabled
 
 from tenancy import selectors, services
 from tenancy.access import org_view
@@ -28,13 +29,12 @@ def _form_errors_from(form, error: ValidationError) -> None:
 
 def home(request):
     """Send a signed-in user to the organisation they used last, or their first one."""
-    memberships = (
-        Membership.objects.with_scopes_disabled()  # the user's own memberships, across orgs
-        .filter(user=request.user)
-        .select_related("organization")
-        .order_by("organization__name")
-    )
-    slugs = [m.organization.slug for m in memberships]
+    with scopes_disabled():  # the user's own memberships, across orgs
+        slugs = list(
+            Membership.objects.filter(user=request.user)
+            .order_by("organization__name")
+            .values_list("organization__slug", flat=True)
+        )
     if not slugs:
         return render(request, "tenancy/no_organization.html", status=200)
     last = request.session.get("last_org")

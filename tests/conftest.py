@@ -1,11 +1,14 @@
 """Fixtures shared by every test: organisations, members per role, a strict client."""
 
+import functools
 import os
 
 import pytest
+from django.core import management
 from django.test import Client
 from django_scopes import get_scope
 
+from config.db.base import ALL, NOTHING, unscoped
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
 from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
@@ -22,25 +25,79 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+_APP_CREDENTIALS: dict = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The test database is created and migrated by the owner, as in production; the tests then
+    run as the application's role, which row-level security binds (see django_db_setup)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    _APP_CREDENTIALS.update(USER=database.get("USER"), PASSWORD=database.get("PASSWORD"))
+    database.update(settings.DATABASE_OWNER)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Drop django-auditlog's own log table, unused since AUDITLOG_LOGENTRY_MODEL points at
     tenancy.AuditEntry: its migrations create it anyway, with foreign keys to the user and
     content type tables, so the flush that ends every transactional test (live server,
-    Celery worker) fails (jazzband/django-auditlog#804)."""
+    Celery worker) fails (jazzband/django-auditlog#804).
+
+    Then switch every connection to the application's role (DATABASE_URL's user): the whole
+    suite runs under the row-level security policies. Only here, it may also TRUNCATE — the
+    flush after each transactional test needs it; production never grants it."""
+    from django.conf import settings
     from django.db import connection
 
+    role = _APP_CREDENTIALS.get("USER")
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS auditlog_logentry")
+        if role and role != settings.DATABASE_OWNER.get("USER"):
+            cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{role}"')
+    owner = {key: connection.settings_dict.get(key) for key in ("USER", "PASSWORD")}
+    with django_db_blocker.unblock():
+        connection.close()
+    connection.settings_dict.update(_APP_CREDENTIALS)
+    yield
+    with django_db_blocker.unblock():
+        connection.close()
+    connection.settings_dict.update(owner)  # the owner drops the test database
+
+
+@pytest.fixture(autouse=True)
+def _test_code_writes_across_organisations():
+    """A test's own set-up and assertions, outside any scope, reach every organisation's rows
+    in the database (as fixtures and factories always have: django-scopes never guarded
+    `create()`, PostgreSQL's policies would). Requests (StrictClient), commands
+    (call_command) and OrgTasks run as Vigil does: no scope, no rows."""
+    with unscoped(ALL):
+        yield
 
 
 class StrictClient(Client):
     """A test client that refuses to send a request while the test holds a tenant scope:
-    the view would run in the test's scope and hide a missing one."""
+    the view would run in the test's scope and hide a missing one. The request runs under
+    row-level security as in production."""
 
     def request(self, **request):
         assert not get_scope(), "request sent with an active (or disabled) tenant scope"
-        return super().request(**request)
+        with unscoped(NOTHING):  # as Vigil runs: no scope, no rows
+            return super().request(**request)
+
+
+def _call_command_as_vigil_runs(call_command):
+    @functools.wraps(call_command)
+    def run(*args, **kwargs):
+        with unscoped(NOTHING):  # as Vigil runs: no scope, no rows
+            return call_command(*args, **kwargs)
+
+    return run
+
+
+management.call_command = _call_command_as_vigil_runs(management.call_command)
 
 
 @pytest.fixture(autouse=True)

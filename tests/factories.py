@@ -1,6 +1,7 @@
 """factory-boy factories shared by every app's tests."""
 
 import factory
+from django_scopes import get_scope, scopes_disabled
 
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Role
@@ -8,7 +9,23 @@ from tenancy.roles import Role
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105
 
 
-class OrgOwnedFactory(factory.django.DjangoModelFactory):
+class CrossTenantFactory(factory.django.DjangoModelFactory):
+    """Outside any tenant scope, factories write like the fixtures they stand in for: across
+    organisations, so also past row-level security (as scopes_disabled() code does). Inside a
+    test's org_scope they stay in it, and the database refuses another organisation's row."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _generate(cls, strategy, params):
+        if get_scope():
+            return super()._generate(strategy, params)
+        with scopes_disabled():
+            return super()._generate(strategy, params)
+
+
+class OrgOwnedFactory(CrossTenantFactory):
     """Factories write and look up across organisations, like the fixtures they stand in for."""
 
     class Meta:
@@ -22,7 +39,7 @@ class OrgOwnedFactory(factory.django.DjangoModelFactory):
         )
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(CrossTenantFactory):
     class Meta:
         model = Organization
         django_get_or_create = ("slug",)
@@ -33,7 +50,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     timezone = "UTC"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(CrossTenantFactory):
     class Meta:
         model = User
         django_get_or_create = ("email",)

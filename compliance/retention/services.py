@@ -28,6 +28,7 @@ from compliance.records import REGISTRY, Retained
 from compliance.retention.models import LegalHold, PurgeAction, PurgeReceipt, RetentionPolicy
 from tenancy.audit import audit_context
 from tenancy.models import Organization, User
+from tenancy.rls import as_owner
 
 logger = logging.getLogger(__name__)
 
@@ -403,7 +404,12 @@ def retention_purge(
     policy, and write a receipt for each type that lost rows (for a dry run: each type with a
     policy, nothing removed). Idempotent: what is gone is not found again."""
     run_id = uuid.uuid4()
-    with scopes_disabled(), transaction.atomic(), audit_context(actor=actor, origin=origin):
+    with (
+        as_owner(),  # the one routine that removes audit rows runs as the tables' owner
+        scopes_disabled(),
+        transaction.atomic(),
+        audit_context(actor=actor, origin=origin),
+    ):
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, organization.pk]

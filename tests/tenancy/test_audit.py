@@ -32,9 +32,17 @@ def test_a_change_outside_a_request_records_its_origin_and_organisation(acme, ma
 def test_an_update_to_an_audit_row_fails_at_the_database(acme):
     TeamFactory(organization=acme)
     entry = latest_entry()
+    # Row-level security already hides the row from a transaction without a tenant scope…
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tenancy_auditentry SET object_repr = 'forged' WHERE id = %s", [entry.pk]
+        )
+        assert cursor.rowcount == 0
+    # …and with every organisation visible, the trigger refuses.
     with (
         pytest.raises(DatabaseError, match="append-only"),
         transaction.atomic(),
+        scopes_disabled(),
         connection.cursor() as cursor,
     ):
         cursor.execute(
