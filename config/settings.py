@@ -25,8 +25,13 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Two roles (docs/operations.md, "Database roles and row-level security"): the application's
 # connection, which row-level security holds to one organisation per transaction, and the
 # owner's, which `migrate` uses (it creates the tables and their policies).
-_DATABASE_URL = env_str("DATABASE_URL", "postgres://vigil_app@127.0.0.1:5432/vigil")
-_DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL", "postgres://postgres@127.0.0.1:5432/vigil")
+# Without either variable (a developer's machine) the two are vigil_app and postgres; with only
+# DATABASE_URL set, the owner is the same role (one role: row-level security does not bind it).
+_DATABASE_URL = env_str("DATABASE_URL")
+_DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL") or (
+    _DATABASE_URL or "postgres://postgres@127.0.0.1:5432/vigil"
+)
+_DATABASE_URL = _DATABASE_URL or "postgres://vigil_app@127.0.0.1:5432/vigil"
 
 
 def _parse_database(name: str, url: str) -> dict:
