@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from compliance import unmask
 from compliance.masking import mask_text
@@ -563,7 +564,7 @@ def sweep_deliveries(*, now: datetime | None = None, limit: int = 200) -> int:
     not queue it again, and queue it (or send it directly when the broker is down) after
     commit. Returns how many it picked up."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with scopes_disabled(), transaction.atomic():
         due = list(
             # Cross-tenant by design: each delivery is then sent in its own org's scope.
             Delivery.objects.with_scopes_disabled()

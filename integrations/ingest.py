@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from incidents import services as incident_services
 from incidents.lifecycle import OPEN_STATES
@@ -91,28 +92,28 @@ class TtlCache:
 
 
 def _load_source(public_id: str) -> AlertSource | None:
-    return (
-        AlertSource.objects.with_scopes_disabled()  # the public id is how a sender finds its org
-        .select_related("organization", "default_service", "default_category", "default_team")
-        .filter(public_id=public_id, is_enabled=True)
-        .first()
-    )
+    with scopes_disabled():  # the public id is how a sender finds its org
+        return (
+            AlertSource.objects.select_related(
+                "organization", "default_service", "default_category", "default_team"
+            )
+            .filter(public_id=public_id, is_enabled=True)
+            .first()
+        )
 
 
 def _load_windows(organization_id: int) -> list:
-    return list(
-        MaintenanceWindow.objects.with_scopes_disabled()
-        .filter(organization_id=organization_id, is_active=True)
-        .select_related("service")
-    )
+    with org_scope(organization_id):
+        return list(MaintenanceWindow.objects.filter(is_active=True).select_related("service"))
 
 
 def _load_rules(organization_id: int) -> list:
-    return list(
-        CorrelationRule.objects.with_scopes_disabled()
-        .filter(organization_id=organization_id, is_active=True)
-        .select_related("source", "set_severity", "set_category", "set_service", "set_team")
-    )
+    with org_scope(organization_id):
+        return list(
+            CorrelationRule.objects.filter(is_active=True).select_related(
+                "source", "set_severity", "set_category", "set_service", "set_team"
+            )
+        )
 
 
 SOURCES = TtlCache(_load_source)
@@ -254,9 +255,8 @@ def check_rate(source: AlertSource, now: float | None = None) -> None:
 
 
 def count_rejection(source: AlertSource) -> None:
-    AlertSource.objects.with_scopes_disabled().filter(pk=source.pk).update(
-        rejected_count=F("rejected_count") + 1
-    )
+    with org_scope(source.organization_id):
+        AlertSource.objects.filter(pk=source.pk).update(rejected_count=F("rejected_count") + 1)
 
 
 # — store and process ——————————————————————————————————————————————————————————————————
@@ -264,7 +264,7 @@ def count_rejection(source: AlertSource) -> None:
 
 def store_raw(*, source: AlertSource, body: bytes, content_type: str) -> RawPayload:
     """Commit exactly what was sent before anything else happens."""
-    with transaction.atomic():
+    with org_scope(source.organization_id), transaction.atomic():
         return RawPayload.objects.create(
             organization_id=source.organization_id,
             source=source,

@@ -15,6 +15,7 @@ from integrations.adapters import normalize
 from integrations.ingest import IngestError
 from integrations.models import RawPayload
 from integrations.normalized import PayloadError
+from tenancy.scoping import org_scope
 
 log = logging.getLogger(__name__)
 JSON_TYPES = ("application/json", "text/json")
@@ -89,9 +90,10 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
             alerts = normalize(source.kind, ingest.parse_json(body))
         except PayloadError as error:
             raw = ingest.store_raw(source=source, body=body, content_type=content_type)
-            RawPayload.objects.with_scopes_disabled().filter(pk=raw.pk).update(
-                status=RawPayload.Status.REJECTED, error=str(error)[:500]
-            )
+            with org_scope(raw.organization_id):
+                RawPayload.objects.filter(pk=raw.pk).update(
+                    status=RawPayload.Status.REJECTED, error=str(error)[:500]
+                )
             raise IngestError(400, str(error)) from None
         # Stored and processed in one transaction; a processing failure still commits the
         # raw payload (as "received", for the reprocessing sweep) and answers 202.

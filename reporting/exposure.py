@@ -116,9 +116,8 @@ def token_organization(token: str, org_slug: str) -> Organization | None:
         return None
     if row.organization.slug != org_slug:
         return None
-    ExposureFeedToken.objects.with_scopes_disabled().filter(pk=row.pk).update(
-        last_used_at=timezone.now()
-    )
+    with scopes_disabled():
+        ExposureFeedToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
     return row.organization
 
 

@@ -18,6 +18,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from compliance.masking import mask_text
 from incidents.channels import providers
@@ -509,7 +510,7 @@ def sweep_channels(*, now: datetime | None = None, limit: int = 200) -> dict:
     in the last QUEUE_LEASE, mark them queued, and queue them after commit."""
     now = now or timezone.now()
     fresh = Q(queued_at__isnull=True) | Q(queued_at__lt=now - QUEUE_LEASE)
-    with transaction.atomic():
+    with scopes_disabled(), transaction.atomic():
         # Cross-tenant by design: each row is then worked on in its own organisation's scope.
         channels = list(
             IncidentChannel.objects.with_scopes_disabled()

@@ -13,6 +13,7 @@ from config_as_code.document import MalformedFile, load, validate
 from config_as_code.plan import ApplyError, apply, build_plan, render
 from tenancy.audit import audit_context
 from tenancy.models import Membership, Organization
+from tenancy.scoping import org_scope
 
 # A configuration is a few hundred objects; a file far larger is a mistake, not a setup.
 MAX_FILE_CHARACTERS = 5_000_000
@@ -43,12 +44,12 @@ class Command(BaseCommand):
         if options["apply"]:
             if not options["actor"]:
                 raise CommandError("--apply needs --actor <e-mail of a member>.", returncode=2)
-            actor = (
-                Membership.objects.with_scopes_disabled()
-                .select_related("user")
-                .filter(organization=organization, user__email__iexact=options["actor"])
-                .first()
-            )
+            with org_scope(organization):
+                actor = (
+                    Membership.objects.select_related("user")
+                    .filter(user__email__iexact=options["actor"])
+                    .first()
+                )
             if actor is None:
                 raise CommandError(
                     f"{options['actor']} is not a member of {organization.slug}.", returncode=2
