@@ -20,6 +20,8 @@ def _logged_in(sender, request, user, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="accounts.login_failed")
 def _login_failed(sender, credentials, request=None, **kwargs):
+    if getattr(request, "axes_locked_out", False):
+        return  # written as the lockout event instead (below)
     username = str(credentials.get("username", ""))
     user = User.objects.filter(email__iexact=username).first() if username else None
     services.security_event_record(

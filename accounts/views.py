@@ -91,6 +91,8 @@ def login_code(request):
         )
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        totp = services.authenticator_get(user)
+        throttled = totp is not None and not totp.verify_is_allowed()[0]
         device = services.code_verify(user=user, code=form.cleaned_data["code"], request=request)
         if device is not None:
             if not signed_in:
@@ -113,13 +115,11 @@ def login_code(request):
                 del request.session[PENDING]
                 messages.error(request, "Too many wrong codes. Please sign in again.")
                 return redirect_to_login_with_next(request)
-        totp = services.authenticator_get(user)
-        allowed, _ = totp.verify_is_allowed() if totp else (True, None)
         form.add_error(
             "code",
             "That code is not right, or was already used. Enter the code your app shows now, "
             "or an unused recovery code."
-            if allowed
+            if not throttled
             else "Too many wrong codes: wait a few seconds, then enter the current code.",
         )
     return render(

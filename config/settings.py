@@ -357,10 +357,14 @@ INSTALLED_APPS += [
 ]
 # Axes decides on a lockout before any backend hashes the password; it must come first.
 AUTHENTICATION_BACKENDS.insert(0, "axes.backends.AxesStandaloneBackend")
-# After AuthenticationMiddleware: OTP marks the verified user, Vigil ends idle and old sessions
-# and keeps users who must use two-factor on the enrolment and code pages; axes answers last.
-MIDDLEWARE[MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1 : 0] = [
+# OTP marks the verified user; after the messages middleware (they leave a message), Vigil
+# ends idle and old sessions and keeps users who must use two-factor on the enrolment and code
+# pages; axes answers locked-out sign-ins last.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE[MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1 : 0] = [
     "accounts.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.TwoFactorMiddleware",
 ]
