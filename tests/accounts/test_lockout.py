@@ -81,3 +81,25 @@ def test_an_operator_unlocks_with_axes_reset_username(client, responder):
     call_command("axes_reset_username", responder.email, stdout=open("/dev/null", "w"))  # noqa: SIM115
     response = password_step(client, responder)
     assert response.status_code == 302
+
+
+def test_an_org_admin_finds_a_members_lockout_in_the_sign_in_log(
+    client, acme, admin, responder, stranger
+):
+    fail_five_times(client, responder)
+    client.force_login(admin)
+    response = client.get("/o/acme/settings/members/sign-in-log/?kind=locked_out")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Locked out" in text
+    assert responder.email in text
+    # another organisation's admin sees nothing of it
+    client.force_login(stranger)
+    assert client.get("/o/acme/settings/members/sign-in-log/").status_code == 404
+    other = client.get("/o/globex/settings/members/sign-in-log/")
+    assert responder.email not in other.content.decode()
+
+
+def test_a_viewer_may_not_read_the_sign_in_log(client, viewer):
+    client.force_login(viewer)
+    assert client.get("/o/acme/settings/members/sign-in-log/").status_code == 403
