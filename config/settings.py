@@ -390,3 +390,8 @@ VIGIL_SESSION_TOUCH_SECONDS = 60
 SESSION_COOKIE_AGE = VIGIL_SESSION_ABSOLUTE_SECONDS
 AUTH_PASSWORD_VALIDATORS[1]["OPTIONS"] = {"min_length": env_int("VIGIL_PASSWORD_MIN_LENGTH", 12)}
 AUTH_PASSWORD_VALIDATORS.append({"NAME": "accounts.validators.PersonalDataValidator"})
+CELERY_BEAT_SCHEDULE["clear-expired-sessions"] = {
+    "task": "accounts.tasks.clear_expired_sessions_task",
+    "schedule": crontab(hour=4, minute=7),
+    "options": {"expires": 6 * 3600},
+}

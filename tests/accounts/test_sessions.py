@@ -2,12 +2,16 @@
 written at most once a minute, sign out everywhere (the user, or an admin of their org),
 and deactivation ends every session."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import SecurityEvent, UserSession
 from accounts.sessions import LOGIN_AT, SEEN_AT
+from accounts.tasks import clear_expired_sessions_task
 from tenancy.models import Membership
 from tests.accounts.conftest import password_step, signed_in_user_id
 from tests.conftest import StrictClient
@@ -183,3 +187,15 @@ def test_a_password_change_keeps_this_session_ends_the_others_and_stays_indexed(
     assert elsewhere.get("/o/acme/").status_code == 302
     # the current (rotated) key is in the index, so "sign out everywhere" still reaches it
     assert UserSession.objects.filter(user=responder, session_id=here.session.session_key).exists()
+
+
+def test_the_nightly_task_deletes_expired_sessions_and_their_index(responder, other_responder):
+    signed_in(responder)
+    live = signed_in(other_responder)
+    Session.objects.filter(usersession__user=responder).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    clear_expired_sessions_task()
+    assert not UserSession.objects.filter(user=responder).exists()
+    assert UserSession.objects.filter(user=other_responder).exists()
+    assert live.get("/o/acme/").status_code == 200
