@@ -95,12 +95,18 @@ def sessions_end(*, user: User, actor: User | None, request: HttpRequest | None 
 # — two-factor ————————————————————————————————————————————————————————————————————————————
 
 
+STAFF = "staff"  # in VIGIL_2FA_REQUIRED_ROLES: staff users (the cross-tenant admin) too
+
+
 def two_factor_required(user: User) -> bool:
     """Whether `user` must use two-factor: they hold one of VIGIL_2FA_REQUIRED_ROLES in any
-    organisation. Read on every request, so a promotion takes effect at once."""
+    organisation, or are staff and `staff` is listed. Read on every request, so a promotion
+    takes effect at once."""
     roles = list(settings.VIGIL_2FA_REQUIRED_ROLES)
     if not roles or not user.is_authenticated:
         return False
+    if user.is_staff and STAFF in roles:
+        return True
     return (
         Membership.objects.with_scopes_disabled()  # across every organisation of the user
         .filter(user=user, role__in=roles)

@@ -22,7 +22,7 @@ def _logged_in(sender, request, user, **kwargs):
 def _login_failed(sender, credentials, request=None, **kwargs):
     if getattr(request, "axes_locked_out", False):
         return  # written as the lockout event instead (below)
-    username = str(credentials.get("username", ""))
+    username = str(credentials.get("username", "")).replace("\x00", "")
     user = User.objects.filter(email__iexact=username).first() if username else None
     services.security_event_record(
         kind=SecurityEvent.Kind.LOGIN_FAILED, user=user, username=username, request=request
@@ -31,6 +31,7 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 
 @receiver(user_locked_out, dispatch_uid="accounts.locked_out")
 def _locked_out(sender, request, username, ip_address, **kwargs):
+    username = (username or "").replace("\x00", "")
     user = User.objects.filter(email__iexact=username).first() if username else None
     services.security_event_record(
         kind=SecurityEvent.Kind.LOCKED_OUT, user=user, username=username or "", request=request

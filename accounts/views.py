@@ -13,6 +13,8 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Max
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -241,6 +243,15 @@ def sessions_end(request):
     logout(request)
     messages.success(request, f"Signed out of {count} session{'s' if count != 1 else ''}.")
     return redirect("login")
+
+
+@login_not_required
+def admin_login(request):
+    """The Django admin's sign-in page: Vigil's own (lockout, two-factor) instead. Someone
+    signed in who is not staff is refused rather than sent round in a loop."""
+    if request.user.is_authenticated:
+        raise PermissionDenied("The Django admin is for staff only.")
+    return redirect_to_login(_next_url(request, fallback="/admin/"))
 
 
 @login_not_required

@@ -38,6 +38,8 @@ urlpatterns = [
         tenancy_views.invitation_accept,
         name="invitation_accept",
     ),
+    # The staff admin signs in through Vigil's own page (lockout, two-factor).
+    path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
     # Before hooks/<public_id>/<secret>/, which would otherwise swallow it.
     path("hooks/ticketing/", include("integrations.ticketing.hook_urls")),

@@ -12,6 +12,7 @@ from accounts.models import SecurityEvent
 from accounts.views import PENDING
 from tenancy.roles import Role
 from tests.accounts.conftest import CODE, code_now, password_step, signed_in_user_id
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +247,21 @@ def test_the_api_is_not_affected(client, admin, two_factor_required):
     # bearer tokens, no session: the API answers for itself (401 without a token)
     response = client.get("/api/v1/incidents/")
     assert response.status_code in (401, 403)
+
+
+def test_staff_must_use_two_factor_for_the_admin(client, two_factor_required, settings):
+    settings.VIGIL_2FA_REQUIRED_ROLES = ["admin", "compliance", "staff"]
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    response = client.get("/admin/")
+    assert response["Location"] == "/admin/login/?next=/admin/"
+    response = client.get(response["Location"])
+    assert response["Location"] == "/accounts/login/?next=/admin/"
+    password_step(client, staff, next_path="/admin/")
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/security/two-factor/?next=%2Fadmin%2F"
+
+
+def test_a_signed_in_non_staff_user_is_refused_the_admin_login_not_looped(client, viewer):
+    client.force_login(viewer)
+    assert client.get("/admin/login/?next=/admin/").status_code == 403
