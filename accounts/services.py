@@ -80,16 +80,17 @@ def sessions_end(*, user: User, actor: User | None, request: HttpRequest | None 
     """End every session of `user` (sign out everywhere). Returns how many ended. The actor
     is the user themselves, an organisation admin, or None (the user was deactivated)."""
     keys = list(UserSession.objects.filter(user=user).values_list("session_id", flat=True))
-    ended, _ = Session.objects.filter(session_key__in=keys).delete()
-    ended_sessions = len(keys)
+    if not keys and actor is None:
+        return 0  # saving an already inactive user: nothing to end, nothing to log
+    Session.objects.filter(session_key__in=keys).delete()  # their index rows go with them
     security_event_record(
         kind=SecurityEvent.Kind.SESSIONS_ENDED,
         user=user,
         request=request,
-        count=ended_sessions,
+        count=len(keys),
         by=actor.email if actor else "deactivation",
     )
-    return ended_sessions
+    return len(keys)
 
 
 # — two-factor ————————————————————————————————————————————————————————————————————————————
