@@ -22,6 +22,7 @@ AUTHENTICATOR_NAME = "authenticator app"
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The address the request came from, as Django (and axes) see it."""
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
@@ -72,6 +73,7 @@ def session_index(*, request: HttpRequest, user: User) -> None:
 
 
 def session_count(*, user: User) -> int:
+    """How many sessions of `user` are indexed (live or not yet cleared)."""
     return UserSession.objects.filter(user=user).count()
 
 
@@ -116,10 +118,12 @@ def two_factor_required(user: User) -> bool:
 
 
 def authenticator_get(user: User) -> TOTPDevice | None:
+    """The user's confirmed authenticator app, if any."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
 def has_two_factor(user: User) -> bool:
+    """Whether the user has set up two-factor (a confirmed authenticator)."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
@@ -160,6 +164,7 @@ def recovery_codes_create(*, user: User, request: HttpRequest | None = None) -> 
 
 
 def recovery_codes_left(user: User) -> int:
+    """How many unused recovery codes the user has."""
     return StaticToken.objects.filter(device__user=user, device__name=RECOVERY_DEVICE_NAME).count()
 
 
