@@ -90,3 +90,20 @@ def test_an_admin_sets_up_two_factor_and_then_signs_in_with_a_code(
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(f"{base_url}/o/acme/")
     expect(page.get_by_text("You signed in with a recovery code; 9 left")).to_be_visible()
+    # and the account security page shows two-factor on, the codes left and the sessions
+    page.goto("/accounts/security/")
+    expect(page.get_by_text("9 unused recovery codes")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out everywhere")).to_be_visible()
+    shot(page, "security")
+
+
+def test_a_locked_out_sign_in_gets_the_too_many_attempts_page(page: Page, acme, make_member):
+    make_member(acme, Role.RESPONDER, email="remy@acme.test")
+    page.goto("/accounts/login/")
+    for _ in range(5):
+        page.get_by_label("E-mail address").fill("remy@acme.test")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Too many attempts")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Try again in 15 minutes")
+    shot(page, "locked-out")
