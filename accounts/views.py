@@ -27,6 +27,7 @@ from django_otp.util import random_hex
 
 from accounts import services
 from accounts.forms import CodeForm, ConfirmAuthenticatorForm
+from accounts.lockout import attempted_username
 from accounts.services import client_ip
 from accounts.sessions import now
 from tenancy.models import User
@@ -257,7 +258,7 @@ def admin_login(request):
 @login_not_required
 def locked_out(request, original_response=None, credentials=None):
     """What a locked-out sign-in gets (AXES_LOCKOUT_CALLABLE): 429 and how long to wait."""
-    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    username = attempted_username(request, credentials)
     cool_off = get_cool_off(request)
     last = AccessAttempt.objects.filter(username=username, ip_address=client_ip(request)).aggregate(
         last=Max("attempt_time")

@@ -8,7 +8,7 @@ from axes.models import AccessAttempt
 from django.core.management import call_command
 
 from accounts.models import SecurityEvent
-from tests.accounts.conftest import password_step, signed_in_user_id
+from tests.accounts.conftest import LOGIN, password_step, signed_in_user_id
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +103,16 @@ def test_an_org_admin_finds_a_members_lockout_in_the_sign_in_log(
 def test_a_viewer_may_not_read_the_sign_in_log(client, viewer):
     client.force_login(viewer)
     assert client.get("/o/acme/settings/members/sign-in-log/").status_code == 403
+
+
+def test_spelling_the_address_differently_does_not_reset_the_count(client, responder):
+    for spelling in (
+        "rita@acme.test",
+        "Rita@acme.test",
+        "RITA@ACME.TEST",
+        " rita@Acme.test",
+        "rita@acme.TEST",
+    ):
+        response = client.post(LOGIN, {"username": spelling, "password": "wrong-password-1234"})
+    assert response.status_code == 429
+    assert password_step(client, responder).status_code == 429
