@@ -372,3 +372,53 @@ CELERY_BEAT_SCHEDULE["sweep-ticketing"] = {
     "schedule": 10.0,
     "options": {"expires": 30},
 }
+
+# — Signing in: lockout, two-factor, sessions, passwords (accounts/, docs/security.md) ————————
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "accounts",
+]
+# Axes decides on a lockout before any backend hashes the password; it must come first.
+AUTHENTICATION_BACKENDS.insert(0, "axes.backends.AxesStandaloneBackend")
+# OTP marks the verified user; after the messages middleware (they leave a message), Vigil
+# ends idle and old sessions and keeps users who must use two-factor on the enrolment and code
+# pages; axes answers locked-out sign-ins last.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE[MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1 : 0] = [
+    "accounts.middleware.SessionTimeoutMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_FAILURE_LIMIT = env_int("VIGIL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("VIGIL_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the lockout: more attempts while locked do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempted_username"
+AXES_VERBOSE = False
+OTP_TOTP_ISSUER = env_str("VIGIL_TOTP_ISSUER", "Vigil")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+VIGIL_2FA_REQUIRED_ROLES = env_list("VIGIL_2FA_REQUIRED_ROLES", "admin,compliance,staff")
+VIGIL_RECOVERY_CODE_COUNT = 10
+VIGIL_SESSION_IDLE_SECONDS = env_int("VIGIL_SESSION_IDLE_SECONDS", 1800)
+VIGIL_SESSION_ABSOLUTE_SECONDS = env_int("VIGIL_SESSION_ABSOLUTE_SECONDS", 43_200)
+# Last activity is written at most this often, not on every request.
+VIGIL_SESSION_TOUCH_SECONDS = 60
+SESSION_COOKIE_AGE = VIGIL_SESSION_ABSOLUTE_SECONDS
+AUTH_PASSWORD_VALIDATORS[1]["OPTIONS"] = {"min_length": env_int("VIGIL_PASSWORD_MIN_LENGTH", 12)}
+AUTH_PASSWORD_VALIDATORS.append({"NAME": "accounts.validators.PersonalDataValidator"})
+CELERY_BEAT_SCHEDULE["clear-expired-sessions"] = {
+    "task": "accounts.tasks.clear_expired_sessions_task",
+    "schedule": crontab(hour=4, minute=7),
+    "options": {"expires": 6 * 3600},
+}

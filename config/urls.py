@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import views as accounts_views
 from api import urls as api_urls
 from config import health
 from tenancy import views as tenancy_views
@@ -23,23 +23,23 @@ org_patterns = [
     path("reports/", include("reporting.urls")),
     path("settings/api-tokens/", include("api.token_urls")),
     path("integrations/ticketing/", include("integrations.ticketing.urls")),
+    path("settings/members/", include("accounts.org_urls")),
 ]
 
 urlpatterns = [
     path("", tenancy_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", accounts_views.SignInView.as_view(), name="login"),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path(
         "accounts/invitation/<str:token>/",
         tenancy_views.invitation_accept,
         name="invitation_accept",
     ),
+    # The staff admin signs in through Vigil's own page (lockout, two-factor).
+    path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
     # Before hooks/<public_id>/<secret>/, which would otherwise swallow it.
     path("hooks/ticketing/", include("integrations.ticketing.hook_urls")),

@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.core import management
+from django.http import HttpRequest
 from django.test import Client
 from django_scopes import get_scope
 
@@ -23,6 +24,9 @@ def pytest_configure(config):
 
     # Hashing speed is not what these tests are about.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Pages are tested by role, signed in with a password only; the two-factor requirement
+    # (production default: admin and compliance) is switched on by tests/accounts/.
+    settings.VIGIL_2FA_REQUIRED_ROLES = []
 
 
 _APP_CREDENTIALS: dict = {}
@@ -86,6 +90,13 @@ class StrictClient(Client):
         assert not get_scope(), "request sent with an active (or disabled) tenant scope"
         with unscoped(NOTHING):  # as Vigil runs: no scope, no rows
             return super().request(**request)
+
+    def login(self, **credentials):
+        # django-axes checks every authentication against the request it came with.
+        if "request" not in credentials:
+            credentials["request"] = HttpRequest()
+            credentials["request"].META["REMOTE_ADDR"] = "127.0.0.1"
+        return super().login(**credentials)
 
 
 def _call_command_as_vigil_runs(call_command):

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_scopes.manager import DisabledQuerySet
 
+from accounts.models import SecurityEvent, UserSession
 from api.models import IdempotencyRecord
 from compliance.models import AuditChain
 from incidents.models import IncidentGroupObjectPermission, IncidentUserObjectPermission, KeyCounter
@@ -30,6 +31,7 @@ VIGIL_APPS = {
     "reporting",
     "ticketing",
     "api",
+    "accounts",
 }
 
 ROLLUPS = {
@@ -46,6 +48,8 @@ NOT_TENANT_OWNED = {
     IncidentUserObjectPermission: "guardian grant; reaches its org through the incident and is "
     "read only through incidents.selectors (a subquery of the scoped incident list)",
     IncidentGroupObjectPermission: "guardian grant; as above",
+    UserSession: "a person's browser session; reaches organisations through the user",
+    SecurityEvent: "sign-in events of a person (or of an unknown address): not one org's",
 }
 # Models that are not audited, each with the reason.
 NOT_AUDITED = {
@@ -60,6 +64,8 @@ NOT_AUDITED = {
     SignatureSeen: "replay guard for HMAC signatures",
     AuditChain: "the audit chain's own bookkeeping (anchor, last verification); auditing it "
     "would grow the chain it verifies",
+    UserSession: "an index of live sessions, rewritten at every sign-in and sign-out",
+    SecurityEvent: "the security log: append-only record of sign-in events itself",
 }
 
 

@@ -36,3 +36,10 @@ class Command(BaseCommand):
         for email, _, roles in USERS:
             described = ", ".join(f"{role} in {slug}" for slug, role in roles.items())
             self.stdout.write(f"  {email:<24} {described}")
+        from accounts.demo import DEMO_TOTP_SECRET  # the app above tenancy that owns sign-in
+
+        self.stdout.write(
+            "Roles that require two-factor (VIGIL_2FA_REQUIRED_ROLES) then ask for a code: add "
+            f"the secret {DEMO_TOTP_SECRET} to an authenticator app, or run "
+            "`python manage.py demo_totp_code`."
+        )
