@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_scopes import scopes_disabled
 
 from accounts.models import SecurityEvent, UserSession
 from tenancy.models import Membership, User
@@ -110,11 +111,8 @@ def two_factor_required(user: User) -> bool:
         return False
     if user.is_staff and STAFF in roles:
         return True
-    return (
-        Membership.objects.with_scopes_disabled()  # across every organisation of the user
-        .filter(user=user, role__in=roles)
-        .exists()
-    )
+    with scopes_disabled():  # across every organisation of the user (also for the database)
+        return Membership.objects.filter(user=user, role__in=roles).exists()
 
 
 def authenticator_get(user: User) -> TOTPDevice | None:

@@ -1,6 +1,7 @@
 """A password validator on top of Django's four: no e-mail name or organisation name inside."""
 
 from django.core.exceptions import ValidationError
+from django_scopes import scopes_disabled
 
 from tenancy.models import Membership
 
@@ -24,11 +25,12 @@ class PersonalDataValidator:
             )
         if not getattr(user, "pk", None):
             return
-        names = (
-            Membership.objects.with_scopes_disabled()  # every organisation of the user
-            .filter(user=user)
-            .values_list("organization__name", "organization__slug")
-        )
+        with scopes_disabled():  # every organisation of the user (also for the database)
+            names = list(
+                Membership.objects.filter(user=user).values_list(
+                    "organization__name", "organization__slug"
+                )
+            )
         for name, slug in names:
             for part in {name.lower(), name.lower().replace(" ", ""), slug.lower()}:
                 if len(part) >= MIN_PART and part in lowered:
