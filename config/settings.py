@@ -346,3 +346,8 @@ CELERY_BEAT_SCHEDULE["sweep-ticketing"] = {
     "schedule": 10.0,
     "options": {"expires": 30},
 }
+
+# — Faults (docs/reliability.md) ———————————————————————————————————————————————————————
+# A persistent connection broken by a database restart is noticed before a request uses it,
+# not by failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

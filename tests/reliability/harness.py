@@ -207,6 +207,7 @@ def vigil_env(database_url: str, redis_url: str, **extra) -> dict:
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         PYTHONUNBUFFERED="1",
         SLA_SWEEP_SECONDS="3600",
+        STATIC_MANIFEST="0",  # no collectstatic for the tests: plain static files
     )
     env.update(extra)
     return env

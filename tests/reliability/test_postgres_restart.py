@@ -66,6 +66,8 @@ class Stream:
 def test_postgres_restart_during_webhook_stream(stack):
     server = stack.gunicorn(workers=2)
     url = f"{server.base}/hooks/{stack.source_id()}/"
+    page = f"{server.base}/o/acme/incidents/"
+    cookies = {"sessionid": stack.session_cookie()}
     stream = Stream(url)
     pool = ThreadPoolExecutor(SENDERS)
     futures = [pool.submit(stream.sender) for _ in range(SENDERS)]
@@ -76,18 +78,27 @@ def test_postgres_restart_during_webhook_stream(stack):
         stop_called = time.monotonic()
         pg.stop("fast")
         stopped = time.monotonic()
-        # The outage itself: the stream keeps posting against a stopped database.
+        # The outage itself: the stream keeps posting against a stopped database; a person
+        # opening a page meanwhile is told to retry too.
+        html = requests.get(page, cookies=cookies, timeout=REQUEST_TIMEOUT, allow_redirects=False)
         harness.wait_for(lambda: time.monotonic() - stopped >= OUTAGE_SECONDS, 10, "outage")
         start_called = time.monotonic()
         pg.start()
         started = time.monotonic()
         harness.wait_for(lambda: stream.count_since(started, 202) >= 20, 30, "20 alerts after")
+        html_after = requests.get(page, cookies=cookies, timeout=REQUEST_TIMEOUT)
     finally:
         stream.done.set()
         for future in futures:
             future.result(timeout=REQUEST_TIMEOUT + 5)
         pool.shutdown()
         stack.cluster.ensure_running()
+
+    assert html.status_code == 503, html.content[:500]
+    assert html.headers["Retry-After"] == "30"
+    assert b"briefly unavailable" in html.content
+    assert html_after.status_code == 200, stack.logs()
+    assert b"Incidents" in html_after.content
 
     results = stream.results
     statuses = Counter(r["status"] for r in results)
@@ -96,6 +107,11 @@ def test_postgres_restart_during_webhook_stream(stack):
     refused = [r for r in results if r["status"] != 202]
     assert refused, "no request met the outage"
     assert all(r["retry_after"] for r in refused), "a 503/429 without Retry-After"
+
+    # Persistent connections broken by the restart poison nothing: once one post is stored
+    # again, every later one is (CONN_HEALTH_CHECKS).
+    first = min(r["answered"] for r in results if r["sent"] >= started and r["status"] == 202)
+    assert {r["status"] for r in results if r["sent"] > first} == {202}
 
     accepted_keys = {f"pg-{r['n']}" for r in results if r["status"] == 202}
     refused_keys = {f"pg-{r['n']}" for r in refused}
