@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.reliability import harness
 
@@ -123,7 +124,8 @@ class Stack:
 
     def query(self, sql: str, params=()) -> list[tuple]:
         with self.db() as conn:
-            return conn.execute(sql, params).fetchall()
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
 
     def session_cookie(self) -> str:
         return harness.python(self.env, SESSION).strip().splitlines()[-1]
@@ -132,6 +134,36 @@ class Stack:
         return self.query("SELECT public_id FROM integrations_alertsource WHERE name = 'faults'")[
             0
         ][0]
+
+    def web(self) -> requests.Session:
+        """A browser stand-in, logged in as the organisation's responder."""
+        session = requests.Session()
+        session.cookies.set("sessionid", self.session_cookie())
+        return session
+
+    def transition(self, web: requests.Session, base: str, key: str, name: str):
+        """A responder's transition, posted from the incident page as a browser does."""
+        page = web.get(f"{base}/o/acme/incidents/{key}/", timeout=15)
+        assert page.status_code == 200
+        return web.post(
+            f"{base}/o/acme/incidents/{key}/transition/{name}/",
+            data={"csrfmiddlewaretoken": web.cookies["csrftoken"]},
+            timeout=15,
+            allow_redirects=False,
+        )
+
+    def post_alert(self, base: str, dedup_key: str) -> requests.Response:
+        return requests.post(
+            f"{base}/hooks/{self.source_id()}/",
+            json={"dedup_key": dedup_key, "status": "firing", "title": f"Alert {dedup_key}"},
+            headers={"Authorization": f"Bearer {HOOK_SECRET}"},
+            timeout=15,
+        )
+
+    def outbound_calls(self) -> list[tuple]:
+        return self.query(
+            "SELECT kind, status, attempts FROM integrations_outboundcall ORDER BY id"
+        )
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.output()[-2500:]}" for p in self.procs)
@@ -156,13 +188,13 @@ def stack(cluster):
 
 
 class Sink:
-    """A local HTTP receiver for Vigil's outbound webhooks. It records every request it reads;
-    while `hold` is set it keeps the request open (no answer) until `release` is set."""
+    """A local HTTP receiver for Vigil's outbound webhooks. It records every request it reads,
+    and keeps the next `holds` requests open (no answer) until `release` is set."""
 
     def __init__(self):
         self.received: list[dict] = []
-        self.completed: list[dict] = []
-        self.hold = threading.Event()
+        self.holds = 0
+        self.lock = threading.Lock()
         self.release = threading.Event()
         self.arrived = threading.Event()
         sink = self
@@ -171,17 +203,19 @@ class Sink:
             def do_POST(self):  # noqa: N802 — http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 record = {"body": json.loads(body or b"null"), "headers": dict(self.headers)}
-                sink.received.append(record)
+                with sink.lock:
+                    sink.received.append(record)
+                    held = sink.holds > 0
+                    sink.holds -= held
                 sink.arrived.set()
-                if sink.hold.is_set():
+                if held:
                     sink.release.wait(30)
                 try:
                     self.send_response(200)
                     self.end_headers()
                     self.wfile.write(b"ok")
                 except OSError:
-                    return  # the caller died while we held it: not a completed delivery
-                sink.completed.append(record)
+                    pass  # the caller died while it was held
 
             def log_message(self, *args):
                 pass
@@ -191,6 +225,12 @@ class Sink:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/vigil"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def hold_next(self) -> None:
+        with self.lock:
+            self.holds = 1
+        self.release.clear()
+        self.arrived.clear()
 
     def close(self) -> None:
         self.release.set()

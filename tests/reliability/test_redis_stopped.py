@@ -15,21 +15,12 @@ pytestmark = pytest.mark.reliability
 TIMEOUT = 15  # seconds for any one request: longer counts as a hang
 
 
-def _outbound_calls(stack) -> list[tuple]:
-    return stack.query(
-        "SELECT kind, status, attempts FROM integrations_outboundcall ORDER BY id", ()
-    )
-
-
 def test_redis_stopped_web_and_ingestion_work_and_queued_work_resumes(stack, sink):
-    stack.query(
-        "UPDATE integrations_alertsource SET outbound_webhook_url = %s RETURNING id", (sink.url,)
-    )
+    stack.query("UPDATE integrations_alertsource SET outbound_webhook_url = %s", (sink.url,))
     server = stack.gunicorn(workers=2)
     stack.worker()
     stack.beat()
-    web = requests.Session()
-    web.cookies.set("sessionid", stack.session_cookie())
+    web = stack.web()
     hook = f"{server.base}/hooks/{stack.source_id()}/"
     bearer = {"Authorization": f"Bearer {HOOK_SECRET}"}
 
@@ -70,7 +61,7 @@ def test_redis_stopped_web_and_ingestion_work_and_queued_work_resumes(stack, sin
     ((status,),) = stack.query("SELECT status FROM incidents_incident WHERE key = %s", (key,))
     assert status == "investigating"
     # The state webhook is recorded, not sent: the broker refused the message.
-    assert _outbound_calls(stack) == [("webhook", "pending", 0)]
+    assert stack.outbound_calls() == [("webhook", "pending", 0)]
     assert "could not queue outbound call" in server.output()
 
     # Operators see the broker named on the readiness probe.
@@ -86,7 +77,7 @@ def test_redis_stopped_web_and_ingestion_work_and_queued_work_resumes(stack, sin
     harness.wait_for(lambda: sink.received, 60, "the queued webhook sent after Redis returned")
     resumed = time.monotonic()
     harness.wait_for(
-        lambda: _outbound_calls(stack) == [("webhook", "sent", 1)], 15, "the call recorded sent"
+        lambda: stack.outbound_calls() == [("webhook", "sent", 1)], 15, "the call recorded sent"
     )
     assert len(sink.received) == 1
     assert sink.received[0]["body"]["incident"] == key
