@@ -351,3 +351,9 @@ CELERY_BEAT_SCHEDULE["sweep-ticketing"] = {
 # A persistent connection broken by a database restart is noticed before a request uses it,
 # not by failing that request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Health checks whose message the broker never took (it was down) or lost.
+CELERY_BEAT_SCHEDULE["sweep-health-checks"] = {
+    "task": "incidents.tasks.sweep_health_checks_task",
+    "schedule": 60.0,
+    "options": {"expires": 60},
+}
