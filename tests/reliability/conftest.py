@@ -171,7 +171,7 @@ class Stack:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             try:
-                proc.stop()
+                proc.stop(timeout=3)  # throwaway processes: no need to wait for a warm shutdown
             except Exception:  # noqa: BLE001 — stop the others regardless
                 proc.kill()
         shutil.rmtree(self.logdir, ignore_errors=True)

@@ -144,12 +144,12 @@ class Proc:
             os.killpg(self.process.pid, sig)
             self.process.wait(timeout=15)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
         if not self.alive:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
 
