@@ -64,6 +64,14 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def cluster():
+    missing = [
+        tool for tool in (str(harness.PG_BIN / "initdb"), "redis-server") if not shutil.which(tool)
+    ]
+    if missing:
+        pytest.fail(
+            f"The fault tests need {', '.join(missing)}: apt-get install -y postgresql-15 "
+            "redis-server (the servers they start are their own; the shared ones are not touched)."
+        )
     made = Cluster()
     try:
         made.pg.start()

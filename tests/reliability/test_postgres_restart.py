@@ -91,6 +91,7 @@ def test_postgres_restart_during_webhook_stream(stack):
         # The outage itself: the stream keeps posting against a stopped database; a person
         # opening a page meanwhile is told to retry too.
         html = requests.get(page, cookies=cookies, timeout=REQUEST_TIMEOUT, allow_redirects=False)
+        ready = requests.get(f"{server.base}/readyz", timeout=REQUEST_TIMEOUT)
         harness.wait_for(lambda: time.monotonic() - stopped >= OUTAGE_SECONDS, 10, "outage")
         start_called = time.monotonic()
         pg.start()
@@ -104,6 +105,9 @@ def test_postgres_restart_during_webhook_stream(stack):
         pool.shutdown()
         stack.cluster.ensure_running()
 
+    assert ready.status_code == 503  # what a load balancer or an operator sees
+    assert ready.json()["database"].startswith("unreachable")
+    assert ready.json()["broker"] == "ok"
     assert html.status_code == 503, html.content[:500]
     assert html.headers["Retry-After"] == "30"
     assert b"briefly unavailable" in html.content
