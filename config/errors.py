@@ -10,6 +10,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
+from kombu.exceptions import OperationalError as BrokerError
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
@@ -17,13 +18,7 @@ JSON_PREFIXES = ("/hooks/", "/api/")
 
 
 def _is_outage(error: BaseException | None) -> bool:
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    try:
-        from kombu.exceptions import OperationalError as BrokerError
-    except ImportError:  # pragma: no cover — kombu ships with Celery
-        return False
-    return isinstance(error, BrokerError)
+    return isinstance(error, OperationalError | InterfaceError | BrokerError)
 
 
 def unavailable(request) -> HttpResponse:

@@ -3,13 +3,16 @@ into a template database that every test copies (CREATE DATABASE … TEMPLATE ta
 a second; migrating takes ~16 s); per test a private Redis and the Vigil processes it needs.
 Everything is stopped by PID (or by its own data directory) in finalisers, even on failure."""
 
+import contextlib
 import json
 import shutil
+import sys
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
@@ -110,7 +113,7 @@ class Stack:
         beat = harness.Proc(
             "beat",
             [
-                harness.sys.executable,
+                sys.executable,
                 "-m",
                 "celery",
                 "-A",
@@ -128,7 +131,7 @@ class Stack:
         return beat.start()
 
     def db(self):
-        return harness.psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
+        return psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
 
     def query(self, sql: str, params=()) -> list[tuple]:
         with self.db() as conn:
@@ -178,9 +181,9 @@ class Stack:
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
-            try:
-                proc.stop(timeout=3)  # throwaway processes: no need to wait for a warm shutdown
-            except Exception:  # noqa: BLE001 — stop the others regardless
+            # Throwaway processes and data: no warm shutdown to wait for. A process that is
+            # gone already (ProcessLookupError) must not keep the others running.
+            with contextlib.suppress(OSError):
                 proc.kill()
         shutil.rmtree(self.logdir, ignore_errors=True)
 
