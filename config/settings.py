@@ -422,3 +422,14 @@ CELERY_BEAT_SCHEDULE["clear-expired-sessions"] = {
     "schedule": crontab(hour=4, minute=7),
     "options": {"expires": 6 * 3600},
 }
+
+# — Faults (docs/reliability.md) ———————————————————————————————————————————————————————
+# A persistent connection broken by a database restart is noticed before a request uses it,
+# not by failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Health checks whose message the broker never took (it was down) or lost.
+CELERY_BEAT_SCHEDULE["sweep-health-checks"] = {
+    "task": "incidents.tasks.sweep_health_checks_task",
+    "schedule": 60.0,
+    "options": {"expires": 60},
+}

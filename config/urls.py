@@ -48,3 +48,6 @@ urlpatterns = [
     path("status/<slug:org_slug>/", include("incidents.statuspage.public_urls")),
     path("o/<slug:org_slug>/", include(org_patterns)),
 ]
+
+# A database or broker outage answers 503 + Retry-After, anything else the 500 page.
+handler500 = "config.errors.server_error"

@@ -1,6 +1,7 @@
 """Every write to incidents: declare, update, transition, comment, verify, hand over ownership,
 mark duplicates, restrict access. Each runs in one transaction with its timeline entries."""
 
+import logging
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,6 +33,7 @@ from taxonomy.models import (
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Capability, Role, can
 
+logger = logging.getLogger(__name__)
 VIEW_PERM = "incidents.view_incident"
 
 
@@ -919,11 +921,55 @@ def verification_start_health_check(*, incident: Incident, actor: User) -> Verif
         message=f"Started an automated health check of {url}",
         verification_id=verification.pk,
     )
+    org_id, verification_id = incident.organization_id, verification.pk
+    transaction.on_commit(lambda: _queue_health_check(org_id, verification_id))
+    return verification
+
+
+def _queue_health_check(org_id: int, verification_id: int) -> None:
+    """After commit. The broker down does not fail the request: the check stays pending and
+    verification_sweep_health_checks runs it (docs/reliability.md)."""
     from incidents.tasks import run_health_check_task
 
-    org_id, verification_id = incident.organization_id, verification.pk
-    transaction.on_commit(lambda: run_health_check_task.delay(org_id, verification_id))
-    return verification
+    try:
+        run_health_check_task.delay(org_id, verification_id)
+    except Exception as error:  # noqa: BLE001 — whatever the broker raised
+        logger.warning(
+            "could not queue health check %s (%s); the sweep will run it",
+            verification_id,
+            type(error).__name__,
+        )
+
+
+HEALTH_CHECK_REDRIVE_AFTER = timedelta(minutes=1)
+
+
+def verification_sweep_health_checks(*, now=None, limit: int = 20) -> int:
+    """Run the health checks still pending a minute after they were started: their message
+    was never queued (the broker was down) or was lost with the broker. Reads across
+    organisations; runs each in its own. Returns how many ran."""
+    from django_scopes import scopes_disabled
+
+    from tenancy.scoping import org_scope
+
+    now = now or timezone.now()
+    with scopes_disabled():
+        due = list(
+            Verification.objects.filter(
+                method=Verification.Method.HEALTH_CHECK,
+                status=Verification.Status.PENDING,
+                created_at__lte=now - HEALTH_CHECK_REDRIVE_AFTER,
+            )
+            .order_by("created_at")
+            .values_list("pk", "organization_id")[:limit]
+        )
+    ran = 0
+    for verification_id, org_id in due:
+        with org_scope(org_id):
+            verification = Verification.objects.filter(pk=verification_id).first()
+            if verification and verification_run_health_check(verification=verification):
+                ran += 1
+    return ran
 
 
 HEALTH_TIMEOUT_SECONDS = 5

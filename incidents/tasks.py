@@ -68,3 +68,9 @@ def sweep_sla_task() -> dict:
 
     with audit_context(origin="task:sweep_sla"):
         return sla.sweep_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_health_checks_task() -> int:
+    """Beat entry point: health checks whose message never reached a worker."""
+    return services.verification_sweep_health_checks()

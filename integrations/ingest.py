@@ -182,11 +182,14 @@ def _parse_signature(header: str) -> tuple[int, list[str]]:
 
 def check_signature(
     source: AlertSource, *, header: str, body: bytes, now=None, previous: bool = True
-) -> None:
+) -> str | None:
     """HMAC-SHA256 of "<t>.<raw body>" with the source's secret (or the previous one while it is
-    rotated); several v1= values allowed; ±300 s; a signature is accepted once."""
+    rotated); several v1= values allowed; ±300 s. Returns the signature that matched (None when
+    the source signs nothing), which record_signature then accepts once — in the transaction
+    that stores the payload, so a post the database did not keep (an outage between the two)
+    can be retried with the same signature."""
     if not source.hmac_secret:
-        return
+        return None
     if not header:
         raise IngestError(401, "This source requires an X-Vigil-Signature header.")
     stamp, given = _parse_signature(header)
@@ -206,13 +209,20 @@ def check_signature(
     matched = next((g for g in given for e in expected if hmac.compare_digest(g, e)), None)
     if matched is None:
         raise IngestError(401, "Signature does not match.")
+    return matched
+
+
+def record_signature(source: AlertSource, signature: str | None, *, now=None) -> None:
+    """A signature is accepted once: a replay is refused with 401."""
+    if not signature:
+        return
     try:
         with transaction.atomic():
             SignatureSeen.objects.create(
                 organization_id=source.organization_id,
                 source=source,
-                signature=matched,
-                seen_at=now,
+                signature=signature,
+                seen_at=now or timezone.now(),
             )
     except IntegrityError:
         raise IngestError(401, "This signature was used already (replay refused).") from None
@@ -730,7 +740,12 @@ _INSERT_RAW = """
 
 
 def receive(
-    source: AlertSource, *, body: bytes, content_type: str, alerts: list[NormalizedAlert]
+    source: AlertSource,
+    *,
+    body: bytes,
+    content_type: str,
+    alerts: list[NormalizedAlert],
+    signature: str | None = None,
 ) -> tuple[int, Outcome | None]:
     """The webhook's path. First transaction: the raw payload, the alerts and their groups,
     one commit — processing runs in a savepoint, and when it fails the raw payload is still
@@ -738,10 +753,12 @@ def receive(
     and nothing is half-written. Second transaction: incidents for new groups — kept out of
     the first so that a post racing this one for the same new fingerprint waits for a short
     transaction, not for an incident's creation; if it fails, the groups stay unlinked and
-    sweep_pending opens their incidents. Returns (payload id, outcome or None)."""
+    sweep_pending opens their incidents. The request's signature is recorded (replay refused,
+    IngestError 401) in the first transaction. Returns (payload id, outcome or None)."""
     now = timezone.now()
     with org_scope(source.organization_id):
         with transaction.atomic():
+            record_signature(source, signature, now=now)
             with connection.cursor() as cursor:
                 cursor.execute(
                     _INSERT_RAW,

@@ -146,7 +146,13 @@ def _perform(call: OutboundCall) -> tuple[bool, str]:
     source: AlertSource = call.source
     if call.kind == OutboundCall.Kind.WEBHOOK:
         body = json.dumps(call.payload).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "Vigil"}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Vigil",
+            # The same on every attempt of this call (a retry after a crash included), so the
+            # receiver can drop a repeat; a digest, so no internal ids leave Vigil.
+            "Idempotency-Key": hashlib.sha256(call.idempotency_key.encode()).hexdigest()[:32],
+        }
         if source.outbound_secret:
             headers["X-Vigil-Signature"] = sign(source.outbound_secret, body)
         status, text = _request("POST", source.outbound_webhook_url, body, headers)

@@ -70,7 +70,7 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
         }
         signature = request.META.get("HTTP_X_VIGIL_SIGNATURE", "")
         try:
-            _authenticate(source, credentials, signature, body, previous=False)
+            matched = _authenticate(source, credentials, signature, body, previous=False)
         except IngestError as error:
             if error.status != 401:
                 raise
@@ -79,9 +79,10 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
             # taken from a fresh row so that ending an overlap takes effect at once.
             ingest.SOURCES.forget(public_id)
             source = ingest.source_for(public_id)
-            _authenticate(source, credentials, signature, body, previous=True)
+            matched = _authenticate(source, credentials, signature, body, previous=True)
         ingest.check_rate(source)
         if heartbeat:
+            ingest.record_signature(source, matched)
             return _heartbeat(source)
         content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type not in JSON_TYPES and not content_type.endswith("+json"):
@@ -89,6 +90,7 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
         try:
             alerts = normalize(source.kind, ingest.parse_json(body))
         except PayloadError as error:
+            ingest.record_signature(source, matched)
             raw = ingest.store_raw(source=source, body=body, content_type=content_type)
             with org_scope(raw.organization_id):
                 RawPayload.objects.filter(pk=raw.pk).update(
@@ -98,7 +100,7 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
         # Stored and processed in one transaction; a processing failure still commits the
         # raw payload (as "received", for the reprocessing sweep) and answers 202.
         raw_id, outcome = ingest.receive(
-            source, body=body, content_type=content_type, alerts=alerts
+            source, body=body, content_type=content_type, alerts=alerts, signature=matched
         )
     except IngestError as error:
         if source is not None and error.status in (400, 401, 413, 415):
@@ -125,9 +127,12 @@ def hook(request, public_id: str, secret: str = "", heartbeat: bool = False):
     )
 
 
-def _authenticate(source, credentials: dict, signature: str, body: bytes, previous: bool) -> None:
+def _authenticate(
+    source, credentials: dict, signature: str, body: bytes, previous: bool
+) -> str | None:
+    """The secret and the signature; the signature that matched, for the caller to record."""
     ingest.check_secret(source, **credentials, previous=previous)
-    ingest.check_signature(source, header=signature, body=body, previous=previous)
+    return ingest.check_signature(source, header=signature, body=body, previous=previous)
 
 
 def _heartbeat(source):
