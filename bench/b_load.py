@@ -5,7 +5,7 @@
 
 Per data size (`--incidents` × each `--scale`), in a throwaway database `vigil_bench_load`
 (dropped and re-created; BENCH_LOAD_DATABASE_NAME to change it) and Redis database 12
-(flushed before and after):
+(BENCH_LOAD_REDIS_DB; flushed before and after):
 
 1. **Seed** (timed): `migrate`, `seed_demo --force` (acme and globex, users, taxonomy),
    `generate_incidents --org acme --count N` and `--org globex --count N/10` (3 years, fixed
@@ -36,7 +36,9 @@ Per data size (`--incidents` × each `--scale`), in a throwaway database `vigil_
    sum of VmRSS at its highest); the box's load averages before and after (the box is shared).
 
 Writes bench/results/load-<UTC time>.json and prints a Markdown table. `--quick`: 2,000
-incidents, 20 s, scale 1 only — a smoke test of the harness.
+incidents, 20 s, scale 1 only — a smoke test of the harness. `--ops`: after each drive, with
+the server stopped, time `manage.py export_org acme` (size, peak RSS), scripts/backup.sh and
+scripts/restore.sh; `--ops-only`: seed each size and measure only those.
 """
 
 import argparse
@@ -143,7 +145,8 @@ def _terminate(signum, frame):
 def make_scratch() -> Scratch:
     redis_base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ["BENCH_DATABASE_NAME"] = os.environ.get("BENCH_LOAD_DATABASE_NAME", DATABASE_NAME)
-    os.environ["BENCH_REDIS_URL"] = urlunsplit(urlsplit(redis_base)._replace(path=f"/{REDIS_DB}"))
+    db = int(os.environ.get("BENCH_LOAD_REDIS_DB", REDIS_DB))
+    os.environ["BENCH_REDIS_URL"] = urlunsplit(urlsplit(redis_base)._replace(path=f"/{db}"))
     return Scratch()
 
 
@@ -557,6 +560,66 @@ def drive(port: int, t: dict, hooks: list, users: tuple, duration: float, seed: 
     }
 
 
+def _timed(argv: list[str], env: dict) -> tuple[float, float, str]:
+    """Run a command; its wall time (s), peak RSS (MB, from wait4) and standard error."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(  # noqa: S603 — our own scripts and manage.py
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - began
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv[:3]} failed: {stderr[-2000:]}")
+    return round(took, 1), round(usage.ru_maxrss / 1024, 1), stderr.strip()
+
+
+def ops_figures(scratch: Scratch) -> dict:
+    """With the server stopped: `export_org acme` (time, size, peak RSS of the command),
+    scripts/backup.sh (time, size) and scripts/restore.sh into a scratch database (time)."""
+    import tempfile
+
+    env = server_env(scratch)
+    work = Path(tempfile.mkdtemp(prefix="vigil-ops-"))
+    out = {}
+    try:
+        export_file = work / "acme.json"
+        took, rss, _ = _timed(
+            [sys.executable, "manage.py", "export_org", "acme", "--output", str(export_file)], env
+        )
+        data = json.loads(export_file.read_text(encoding="utf-8"))
+        out["export"] = {
+            "seconds": took,
+            "bytes": export_file.stat().st_size,
+            "peak_rss_mb": rss,
+            "rows": sum(data["counts"].values()),
+            "incidents": data["counts"]["incidents.Incident"],
+        }
+        say(f"export_org acme: {out['export']}")
+        del data
+        dump = work / "vigil.dump"
+        took, _, _ = _timed(["scripts/backup.sh", "-d", scratch.db_url, str(dump)], env)
+        out["backup"] = {"seconds": took, "bytes": dump.stat().st_size}
+        restored = f"{scratch.db_name}_restored"
+        with scratch._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
+        try:
+            took, _, _ = _timed(
+                ["scripts/restore.sh", "-s", scratch.db_url, str(dump), restored], env
+            )
+            out["restore"] = {"seconds": took, "jobs": 2}
+        finally:
+            with scratch._admin() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
+        say(f"backup {out['backup']}, restore {out['restore']}")
+    finally:
+        for path in work.iterdir():
+            path.unlink()
+        work.rmdir()
+    return out
+
+
 def run_size(scratch: Scratch, incidents: int, args) -> dict:
     say(f"— size: {incidents:,} incidents in acme —")
     seeded = seed(scratch, incidents, args.state)
@@ -564,6 +627,13 @@ def run_size(scratch: Scratch, incidents: int, args) -> dict:
     from django.db import connections
 
     connections.close_all()
+    if args.duration <= 0:  # --ops-only
+        return {
+            "incidents_acme": incidents,
+            "seed": {"timings": seeded["timings"], "rows": seeded["rows"]},
+            "ops": ops_figures(scratch),
+            "loadavg_after": loadavg(),
+        }
     port = free_port()
     server = start_server(scratch, port, args.workers)
     worker = celery_worker(scratch, "load-worker")
@@ -583,7 +653,9 @@ def run_size(scratch: Scratch, incidents: int, args) -> dict:
     server.stop()
     worker.stop()
     say(f"{result['req_s']} req/s, {result['errors']} errors; load average after {after}")
+    ops = ops_figures(scratch) if args.ops else None
     return {
+        "ops": ops,
         "incidents_acme": incidents,
         "seed": {"timings": seeded["timings"], "rows": seeded["rows"]},
         "open_incidents_posted_to": len(t["open_keys"]),
@@ -644,11 +716,19 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--quick", action="store_true", help="2,000 incidents, 20 s, 1× only")
     parser.add_argument("--keep", action="store_true", help="keep the last database")
+    parser.add_argument(
+        "--ops", action="store_true", help="after each run: export_org, backup.sh, restore.sh"
+    )
+    parser.add_argument(
+        "--ops-only", action="store_true", help="seed each size and measure only --ops's figures"
+    )
     args = parser.parse_args(argv)
     args.users = tuple(int(x) for x in args.users.split(","))
     args.state = {}
     if args.quick:
         args.incidents, args.duration, args.scale = 2_000, 20, [1]
+    if args.ops_only:
+        args.duration, args.ops = 0, True
 
     signal.signal(signal.SIGTERM, _terminate)
     scratch = make_scratch()
@@ -660,7 +740,8 @@ def main(argv=None) -> int:
 
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    out = RESULTS / f"load-{'quick-' if args.quick else ''}{stamp}.json"
+    kind = "quick-" if args.quick else "ops-" if args.ops_only else ""
+    out = RESULTS / f"load-{kind}{stamp}.json"
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
         cwd=ROOT,
@@ -676,9 +757,10 @@ def main(argv=None) -> int:
         for scale in args.scale:
             report["sizes"].append(run_size(scratch, args.incidents * scale, args))
             out.write_text(json.dumps(report, indent=2))
-        report["table"] = table(report["sizes"])
+        if not args.ops_only:
+            report["table"] = table(report["sizes"])
+            print(report["table"])
         out.write_text(json.dumps(report, indent=2))
-        print(report["table"])
         say(f"results: {out}")
     finally:
         stop_all()
@@ -688,8 +770,8 @@ def main(argv=None) -> int:
         scratch.flush_redis()
         if not args.keep:
             scratch.drop_database()
-    bad = sum(r["errors"] for r in report["sizes"]) + sum(
-        len(r["user_failures"]) for r in report["sizes"]
+    bad = sum(r.get("errors", 0) for r in report["sizes"]) + sum(
+        len(r.get("user_failures", ())) for r in report["sizes"]
     )
     return 1 if bad else 0
 
