@@ -136,7 +136,7 @@ def _dump(value) -> str:
 
 def stream(organization: Organization) -> Iterator[str]:
     """The export as chunks of JSON text (one row per chunk, after a small header)."""
-    with transaction.atomic(), org_scope(organization):
+    with org_scope(organization), transaction.atomic():  # scope first: RLS reads it at BEGIN
         header = {
             "format": FORMAT,
             "version": VERSION,
