@@ -97,6 +97,7 @@ INSERT INTO integrations_rawpayload (organization_id, source_id, received_at, co
 SELECT organization_id, id, now() - interval '3 years', 'application/json', '{}', 'processed',
        '', 0, now() - interval '3 years'
   FROM integrations_alertsource WHERE id = ANY(%(sources)s)
+RETURNING id
 """
 
 GROUPS = """
@@ -121,7 +122,7 @@ SELECT g.organization_id, g.source_id, r.id, g.id, g.fingerprint, 'firing', g.ti
        g.first_seen, NULL, g.first_seen + interval '2 minutes' * (k - 1),
        g.first_seen + interval '2 minutes' * (k - 1), g.first_seen, NULL
   FROM integrations_alertgroup g
-  JOIN integrations_rawpayload r ON r.source_id = g.source_id
+  JOIN integrations_rawpayload r ON r.source_id = g.source_id AND r.id = ANY(%(raws)s)
  CROSS JOIN generate_series(1, 3) k
  WHERE g.fingerprint LIKE 'gen-%%' AND g.incident_id > %(after)s
 """
@@ -224,11 +225,11 @@ def seed(scratch: Scratch, incidents: int, state: dict) -> dict:
     extra = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(TIMELINE, {"after": after})
-        if not state.get("raw"):
+        if not state.get("raws"):  # one seeded payload per source (not the drive's posts)
             cursor.execute(RAW, {"sources": ids})
-            state["raw"] = True
+            state["raws"] = [row[0] for row in cursor.fetchall()]
         cursor.execute(GROUPS, {"sources": ids, "org": acme.pk, "after": after})
-        cursor.execute(ALERTS, {"after": after})
+        cursor.execute(ALERTS, {"after": after, "raws": state["raws"]})
     timings["timeline_alerts_s"] = round(time.perf_counter() - extra, 1)
     hooks = state["hooks"]
     timings["refresh_rollups_s"] = round(manage(scratch, "refresh_rollups"), 1)
