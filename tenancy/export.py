@@ -36,6 +36,10 @@ FORMAT = "vigil-org-export"
 VERSION = 1
 REDACTED = "[redacted]"
 CHUNK = 2000
+# Above this many incidents the web page refuses and points to `manage.py export_org`: the
+# download must finish within gunicorn's --timeout (60 s), and bigger exports take longer
+# (docs/operations.md, "Exporting an organisation's data", has the measured rates).
+WEB_MAX_INCIDENTS = 20_000
 
 VIGIL_APPS = {
     "tenancy",

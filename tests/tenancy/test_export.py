@@ -191,3 +191,17 @@ def test_admins_download_the_export_others_are_refused(demo, client):
         entry = AuditEntry.objects.filter(organization=acme).order_by("-pk").first()
         assert entry.actor_id == admin.pk
         assert "(web)" in entry.changes_text
+
+
+def test_the_page_sends_large_organisations_to_the_command(demo, client, monkeypatch):
+    monkeypatch.setattr(export, "WEB_MAX_INCIDENTS", 1)
+    acme = demo["acme"]
+    with scopes_disabled():
+        admin = User.objects.get(email="admin@acme.test")
+        before = AuditEntry.objects.filter(organization=acme).count()
+    client.force_login(admin)
+    response = client.post("/o/acme/settings/export/")
+    assert response.status_code == 409
+    assert b"manage.py export_org acme --output FILE" in response.content
+    with scopes_disabled():
+        assert AuditEntry.objects.filter(organization=acme).count() == before
