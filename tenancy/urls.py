@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenancy import views
+from tenancy import export_views, views
 
 app_name = "tenancy"
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("settings/teams/new/", views.team_create, name="team_create"),
     path("settings/teams/<int:pk>/", views.team_update, name="team_update"),
     path("settings/teams/<int:pk>/delete/", views.team_delete, name="team_delete"),
+    path("settings/export/", export_views.org_export, name="org_export"),
 ]
