@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.utils import timezone
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
 from compliance.models import AuditChain
 from tenancy.audit import LOCK_CLASS, lock_chain, lock_chains  # noqa: F401 (re-exported)
@@ -250,7 +250,9 @@ def verify(organization: Organization | None) -> Verification:
     anchor = chain.anchor_hash if chain else ""
     after = (chain.anchor_entry_id or 0) if chain else 0
     own_transaction = not connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cursor:
+    # The organisation's rows (row-level security too); the global chain's have none.
+    rows = scope(organization=organization) if organization is not None else scopes_disabled()
+    with rows, transaction.atomic(), connection.cursor() as cursor:
         if own_transaction:
             # One snapshot: the count, the head and the broken entry describe one state.
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

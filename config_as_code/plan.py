@@ -164,7 +164,7 @@ def _usage(organization: Organization, family: str, item: dict) -> list[str]:
     model, lookup, key = _IN_USE[family]
     with org_scope(organization):
         row = model.objects.filter(organization=organization, **{lookup: item[key]}).first()
-    return [] if row is None else taxonomy_services.usage_of(row)
+        return [] if row is None else taxonomy_services.usage_of(row)
 
 
 def _fields(old: dict, new: dict) -> list[tuple[str, Any, Any]]:

@@ -16,16 +16,14 @@ POLICY = "vigil_tenant"
 
 # Rows of the organisation in `vigil.org_id`, or every row while `vigil.all_orgs` is on (code
 # that runs with django-scopes disabled). Unset settings read as '' (missing_ok), so a
-# transaction that set nothing sees, updates and deletes no rows. Rows without an organisation
-# (audit entries about a user, not a tenant) are visible to every transaction.
+# transaction that set nothing sees, inserts, updates and deletes no rows. Rows without an
+# organisation (audit entries about a user, not a tenant) are visible to every transaction.
 USING = (
     "current_setting('vigil.all_orgs', true) = 'on' "
     "OR organization_id = NULLIF(current_setting('vigil.org_id', true), '')::bigint"
 )
-# New rows: inside a scope only that organisation's. With no scope at all an insert is not
-# checked — like django-scopes, which never guards `create()`: code outside any scope resolves
-# (reads nothing) and creates what it resolved.
-CHECK = "COALESCE(current_setting('vigil.org_id', true), '') = '' OR " + USING
+# New and changed rows must pass the same test: no scope, no writes.
+CHECK = USING
 NULL_ROWS = "organization_id IS NULL OR "
 
 
@@ -110,16 +108,16 @@ def as_owner(using: str = "default"):
     from django.db import connections
 
     connection_ = connections[using]
-    owner = settings.DATABASE_OWNER
-    if connection_.in_atomic_block or all(
-        connection_.settings_dict.get(key) == value for key, value in owner.items()
-    ):
+    saved = connection_.settings_dict
+    options = {k: v for k, v in (saved.get("OPTIONS") or {}).items() if k != "options"}
+    as_owner_ = {**saved, **settings.DATABASE_OWNER, "OPTIONS": options}
+    if connection_.in_atomic_block or as_owner_ == saved:
         yield
         return
-    saved = connection_.settings_dict
     connection_.close()
-    # A copy for this thread's connection only: the dict is shared by every thread's.
-    connection_.settings_dict = {**saved, **owner}
+    # A copy for this thread's connection only: the dict is shared by every thread's. No
+    # start-up options either: the test suite switches role with one (tests/conftest.py).
+    connection_.settings_dict = as_owner_
     try:
         yield
     finally:

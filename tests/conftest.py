@@ -50,25 +50,30 @@ def django_db_setup(django_db_setup, django_db_blocker):
     content type tables, so the flush that ends every transactional test (live server,
     Celery worker) fails (jazzband/django-auditlog#804).
 
-    Then switch every connection to the application's role (DATABASE_URL's user): the whole
-    suite runs under the row-level security policies. Only here, it may also TRUNCATE — the
-    flush after each transactional test needs it; production never grants it."""
+    Then every connection acts as the application's role (DATABASE_URL's user): the whole
+    suite runs under the row-level security policies. The connection logs in as the owner and
+    switches role at start-up (`-c role=…`), so a test can act as the owner inside its own
+    transaction (tests/dbroles.py: tampering with the audit trail, as an attacker with the
+    owner's access would). Only here, the role may also TRUNCATE — the flush after each
+    transactional test needs it; production never grants it."""
     from django.conf import settings
     from django.db import connection
 
     role = _APP_CREDENTIALS.get("USER")
+    separate = role and role != settings.DATABASE_OWNER.get("USER")
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS auditlog_logentry")
-        if role and role != settings.DATABASE_OWNER.get("USER"):
+        if separate:
             cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{role}"')
-    owner = {key: connection.settings_dict.get(key) for key in ("USER", "PASSWORD")}
+    options = dict(connection.settings_dict.get("OPTIONS") or {})
     with django_db_blocker.unblock():
         connection.close()
-    connection.settings_dict.update(_APP_CREDENTIALS)
+    if separate:
+        connection.settings_dict["OPTIONS"] = {**options, "options": f"-c role={role}"}
     yield
     with django_db_blocker.unblock():
         connection.close()
-    connection.settings_dict.update(owner)  # the owner drops the test database
+    connection.settings_dict["OPTIONS"] = options  # the owner drops the test database
 
 
 @pytest.fixture(autouse=True)

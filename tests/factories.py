@@ -1,7 +1,7 @@
 """factory-boy factories shared by every app's tests."""
 
 import factory
-from django_scopes import get_scope, scopes_disabled
+from django_scopes import scopes_disabled
 
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Role
@@ -10,17 +10,14 @@ PASSWORD = "correct-horse-battery-staple"  # noqa: S105
 
 
 class CrossTenantFactory(factory.django.DjangoModelFactory):
-    """Outside any tenant scope, factories write like the fixtures they stand in for: across
-    organisations, so also past row-level security (as scopes_disabled() code does). Inside a
-    test's org_scope they stay in it, and the database refuses another organisation's row."""
+    """Factories write like the fixtures they stand in for: across organisations, also past
+    row-level security (as scopes_disabled() code does), whatever scope the test is in."""
 
     class Meta:
         abstract = True
 
     @classmethod
     def _generate(cls, strategy, params):
-        if get_scope():
-            return super()._generate(strategy, params)
         with scopes_disabled():
             return super()._generate(strategy, params)
 

@@ -37,6 +37,8 @@ class Worker:
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             PYTHONUNBUFFERED="1",
         )
+        if db.get("OPTIONS", {}).get("options"):
+            env["PGOPTIONS"] = db["OPTIONS"]["options"]  # the application's role (conftest)
         return env
 
     def start(self, timeout: float = 30) -> "Worker":

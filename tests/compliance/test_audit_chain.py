@@ -20,6 +20,7 @@ from compliance.tasks import verify_audit_chain_task, verify_audit_chains_task
 from tenancy.audit import audit_context, retention_gate
 from tenancy.models import AuditEntry, Organization
 from tenancy.roles import Role
+from tests.dbroles import as_table_owner
 from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +51,10 @@ def tamper(statement: str, params=()) -> None:
     would: the append-only trigger disabled for this (test) transaction. (Deferred foreign-key
     checks must run first: a table with pending trigger events cannot be altered.)"""
     sql("SET CONSTRAINTS ALL IMMEDIATE")
-    sql("ALTER TABLE tenancy_auditentry DISABLE TRIGGER tenancy_auditentry_append_only")
-    sql(statement, params)
-    sql("ALTER TABLE tenancy_auditentry ENABLE TRIGGER tenancy_auditentry_append_only")
+    with as_table_owner():
+        sql("ALTER TABLE tenancy_auditentry DISABLE TRIGGER tenancy_auditentry_append_only")
+        sql(statement, params)
+        sql("ALTER TABLE tenancy_auditentry ENABLE TRIGGER tenancy_auditentry_append_only")
 
 
 def verify_command(slug: str = "acme") -> str:
@@ -367,9 +369,11 @@ def test_only_the_first_broken_link_is_named(acme):
 def test_rows_written_while_the_trigger_was_off_are_named(acme):
     make_trail(acme, 2)
     sql("SET CONSTRAINTS ALL IMMEDIATE")
-    sql("ALTER TABLE tenancy_auditentry DISABLE TRIGGER tenancy_auditentry_chain")
+    with as_table_owner():
+        sql("ALTER TABLE tenancy_auditentry DISABLE TRIGGER tenancy_auditentry_chain")
     TeamFactory(organization=acme, name="smuggled in")
-    sql("ALTER TABLE tenancy_auditentry ENABLE TRIGGER tenancy_auditentry_chain")
+    with as_table_owner():
+        sql("ALTER TABLE tenancy_auditentry ENABLE TRIGGER tenancy_auditentry_chain")
     smuggled = entries(acme)[-1]
     assert smuggled.entry_hash == ""
     assert f"BROKEN at entry #{smuggled.pk}" in str(broken())

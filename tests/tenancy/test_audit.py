@@ -4,6 +4,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django_scopes import scopes_disabled
 
+from config.db.base import NOTHING, unscoped
 from tenancy.audit import audit_context, retention_gate
 from tenancy.models import AuditEntry
 from tenancy.roles import Role
@@ -33,7 +34,7 @@ def test_an_update_to_an_audit_row_fails_at_the_database(acme):
     TeamFactory(organization=acme)
     entry = latest_entry()
     # Row-level security already hides the row from a transaction without a tenant scope…
-    with transaction.atomic(), connection.cursor() as cursor:
+    with unscoped(NOTHING), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "UPDATE tenancy_auditentry SET object_repr = 'forged' WHERE id = %s", [entry.pk]
         )
