@@ -61,10 +61,18 @@ def check_database(create: bool) -> bool:
             else:
                 lines = [line.strip() for line in message.splitlines() if line.strip()]
                 first = lines[0] if lines else "no answer"
-                _say(
-                    f"PostgreSQL at {where} does not let the {who} role {params['user']!r} in "
-                    f"({first}); {HOW_TO_START_POSTGRES}."
-                )
+                if "role" in message or "authentication" in message or "password" in message:
+                    _say(
+                        f"PostgreSQL at {where} does not let the {who} role "
+                        f"{params['user']!r} in ({first}); run `make run` once to create the "
+                        "roles, or see docs/operations.md, “Database roles and row-level security”."
+                    )
+                else:
+                    _say(
+                        f"PostgreSQL at {where} is not reachable ({first}); "
+                        + HOW_TO_START_POSTGRES
+                        + "."
+                    )
             return False
     return True
 
