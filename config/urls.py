@@ -48,3 +48,6 @@ urlpatterns = [
     path("status/<slug:org_slug>/", include("incidents.statuspage.public_urls")),
     path("o/<slug:org_slug>/", include(org_patterns)),
 ]
+
+# A request body over the upload limit: 413 with a clear message (docs/browser-security.md).
+handler400 = "config.browser_security.bad_request"
