@@ -16,7 +16,7 @@ SHOTS = Path("/tmp/shots-web")  # noqa: S108 — screenshots for people to look 
 WATCH_VIOLATIONS = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}`);
 });
 """
 DESCRIPTION = """Card payments fail with **502** from the gateway since the *14:05* deploy.
