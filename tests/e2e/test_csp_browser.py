@@ -37,9 +37,11 @@ def watched(page):
     console = []
     page.on(
         "console",
-        lambda message: console.append(message.text)
-        if message.type in ("error", "warning") or "Refused" in message.text
-        else None,
+        lambda message: (
+            console.append(message.text)
+            if message.type in ("error", "warning") or "Refused" in message.text
+            else None
+        ),
     )
     page.add_init_script(WATCH_VIOLATIONS)
 
