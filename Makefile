@@ -8,6 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 
+# DEBUG is off unless set (config/settings.py); these development targets turn it on.
+run test migrate seed: export DEBUG ?= 1
+
 .PHONY: run test lint format install install-dev migrate seed bench clean web worker sweeper beat
 
 $(PY):
@@ -49,7 +52,7 @@ test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	DJANGO_SETTINGS_MODULE=config.settings_test $(VENV)/bin/pytest
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_scopes.forms import SafeModelChoiceField
 
 from compliance.models import IncidentFacts, Obligation, Trigger
+from config import limits
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -20,7 +21,9 @@ class DateTimeLocalInput(forms.DateTimeInput):
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
-class FactsForm(forms.ModelForm):
+class FactsForm(limits.TextLimitsMixin, forms.ModelForm):
+    text_limits = {"data_categories": limits.SHORT_TEXT, "notes": limits.LONG_TEXT}
+
     class Meta:
         model = IncidentFacts
         fields = [
@@ -106,9 +109,12 @@ DEADLINE_LIMITS = {
 TRIGGER_HELP = ", ".join(t.value for t in Trigger) + ", or custom:<field key>"
 
 
-class ObligationForm(forms.ModelForm):
+class ObligationForm(limits.TextLimitsMixin, forms.ModelForm):
+    text_limits = {"recipients": limits.SHORT_TEXT * 5, "guidance": limits.LONG_TEXT}
+
     field_map_text = forms.CharField(
         label="Field mapping",
+        max_length=limits.LONG_TEXT,
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
         help_text='JSON: {"Report section": ["incident.title", "facts.subjects_affected", '

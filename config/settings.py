@@ -10,7 +10,9 @@ from config.env import env_bool, env_int, env_list, env_str, fail
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless asked for: a deployment that forgets DEBUG=0 must not show tracebacks. `make run`,
+# `make test`, docker-compose.yml and the test settings (config/settings_test.py) turn it on.
+DEBUG = env_bool("DEBUG", default=False)
 
 _DEV_SECRET_KEY = "insecure-development-key-only-used-when-DEBUG-is-on"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY")
@@ -72,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "csp",
     "template_partials",
     "django_filters",
     "guardian",
@@ -102,6 +105,7 @@ INSTALLED_APPS[0] = "tenancy.apps.VigilAdminConfig"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.browser_security.BrowserSecurityMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.AuditContextMiddleware",
     "tenancy.middleware.OrganizationMiddleware",
@@ -174,6 +179,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenancy.context_processors.organization",
+                "csp.context_processors.nonce",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -433,3 +439,51 @@ CELERY_BEAT_SCHEDULE["sweep-health-checks"] = {
     "schedule": 60.0,
     "options": {"expires": 60},
 }
+
+# — Browser security (docs/browser-security.md) ——————————————————————————————————————————
+# Content-Security-Policy (django-csp): no inline script anywhere; behaviour lives in static/js.
+# Inline <style> blocks carry the request's nonce; the two constant <style> elements inside
+# the reporting SVG charts (reporting/svg.py, also used by WeasyPrint) are allowed by hash
+# (tests/web/test_csp.py keeps the hashes in step).
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CSP_SVG_STYLE_HASHES = [
+    "'sha256-l6uLcU7pTx7dOx0020bNNd9ETkE90f70pdrm+TNVozo='",
+    "'sha256-eD7EnzpkObsnHx7a2MWbNWG2rPbOBMg21jhuEi3PXiM='",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE, *CSP_SVG_STYLE_HASHES],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+# Django's defaults, spelled out because the header test and the docs rely on them.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# config.browser_security.BrowserSecurityMiddleware: nothing of these is used.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# __Host- cookies: only sent over HTTPS, to this exact host, path / (ASVS 5.0 3.3.3).
+if HTTPS:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# — Oversized input (docs/browser-security.md "Limits") ————————————————————————————————
+# A request body Django parses (forms, the API) is refused above 1 MiB with 413; webhooks read
+# their own bodies with the same or a smaller cap (integrations/ingest.py MAX_BODY_BYTES).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -51,3 +51,6 @@ urlpatterns = [
 
 # A database or broker outage answers 503 + Retry-After, anything else the 500 page.
 handler500 = "config.errors.server_error"
+
+# A request body over the upload limit: 413 with a clear message (docs/browser-security.md).
+handler400 = "config.browser_security.bad_request"

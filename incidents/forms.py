@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import forms
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
+from config import limits
 from incidents.models import Incident
 from taxonomy.models import Category, CustomFieldDefinition, Service, SeverityLevel
 from tenancy.models import Membership, Organization, Team, User
@@ -77,7 +78,9 @@ class CustomFieldsMixin:
 
 class IncidentCreateForm(CustomFieldsMixin, forms.Form):
     title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=limits.LONG_TEXT
+    )
     # The severity assessment (objective questions that propose a severity).
     customer_visible = forms.BooleanField(label="Customers can see the problem", required=False)
     users_affected_pct = forms.DecimalField(
@@ -173,7 +176,9 @@ class IncidentCreateForm(CustomFieldsMixin, forms.Form):
 
 class IncidentUpdateForm(CustomFieldsMixin, forms.Form):
     title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=limits.LONG_TEXT
+    )
     category = SafeModelChoiceField(queryset=Category.objects.none(), required=False)
     primary_service = SafeModelChoiceField(queryset=Service.objects.none(), required=False)
     affected_services = SafeModelMultipleChoiceField(
@@ -189,8 +194,12 @@ class IncidentUpdateForm(CustomFieldsMixin, forms.Form):
     )
     commander = UserChoiceField(queryset=User.objects.none(), required=False)
     kind = forms.ChoiceField(choices=Incident.Kind.choices)
-    impact_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    resolution_summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    impact_summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=limits.LONG_TEXT
+    )
+    resolution_summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=limits.LONG_TEXT
+    )
     root_cause_category = forms.ChoiceField(
         choices=[("", "—"), *Incident.RootCause.choices], required=False
     )

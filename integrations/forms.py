@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import Q
 from django_scopes.forms import SafeModelChoiceField
 
+from config import limits
 from integrations.models import SOURCE_KINDS, AlertSource, CorrelationRule, MaintenanceWindow
 from integrations.services import ROTATION_OVERLAPS
 from taxonomy.forms import LabelsField, OrgModelForm
@@ -156,7 +157,9 @@ class RotateForm(forms.Form):
             del self.fields["rotate_outbound"]
 
 
-class RuleForm(OrgModelForm):
+class RuleForm(limits.TextLimitsMixin, OrgModelForm):
+    text_limits = {"group_by": limits.LABELS_JSON}
+
     match_labels = LabelsField(
         required=False,
         label="Alert labels",

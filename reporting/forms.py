@@ -6,6 +6,7 @@ import re
 from django import forms
 from django.core.validators import validate_email
 
+from config import limits
 from reporting.models import ExposureFigure, ReportSchedule
 from taxonomy.models import Category, Service, SeverityLevel
 from tenancy.models import Team, User
@@ -91,6 +92,7 @@ class ScheduleForm(forms.ModelForm):
 
     emails = forms.CharField(
         label="Outside e-mail addresses",
+        max_length=limits.SHORT_TEXT * 5,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line (or separated by commas).",

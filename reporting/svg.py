@@ -19,6 +19,24 @@ class ChartBar:
     href: str | None = None
 
 
+# Constant <style> elements: the Content-Security-Policy allows them by hash (config/settings.py
+# CSP_SVG_STYLE_HASHES), so any change here needs a new hash there (tests/web/test_csp.py).
+BAR_CHART_STYLE = (
+    # Prefixed classes: the page's own .bar and .num rules would apply inside the SVG too
+    # (CSS `width` overrides a rect's width attribute).
+    "<style>.vc-bar{fill:#2563eb}a:hover .vc-bar,a:focus .vc-bar{fill:#1e40af}"
+    ".vc-label,.vc-num{font:13px system-ui,sans-serif;fill:#1f2937}"
+    "a .vc-num{text-decoration:underline;fill:#1d4ed8}</style>"
+)
+LINE_CHART_STYLE = (
+    "<style>.vc-grid{stroke:#e5e7eb}.vc-axis{font:11px system-ui,sans-serif;fill:#4b5563}"
+    ".vc-line{fill:none;stroke:#2563eb;stroke-width:2}.vc-dot{fill:#2563eb}"
+    ".vc-flag{fill:#dc2626}a:hover .vc-dot,a:focus .vc-dot{fill:#1e40af}"
+    ".vc-trend{stroke:#6b7280;stroke-width:1.5;stroke-dasharray:5 4}"
+    ".vc-band{fill:#dbeafe}</style>"
+)
+
+
 def _shorten(label: str, limit: int = 18) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
@@ -71,13 +89,7 @@ def bar_chart(
                 shapes,
             )
         )
-    style = (
-        # Prefixed classes: the page's own .bar and .num rules would apply inside the SVG too
-        # (CSS `width` overrides a rect's width attribute).
-        "<style>.vc-bar{fill:#2563eb}a:hover .vc-bar,a:focus .vc-bar{fill:#1e40af}"
-        ".vc-label,.vc-num{font:13px system-ui,sans-serif;fill:#1f2937}"
-        "a .vc-num{text-decoration:underline;fill:#1d4ed8}</style>"
-    )
+    style = BAR_CHART_STYLE
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{}" height="{}" '
         'viewBox="0 0 {} {}" role="group" aria-label="{}"><title>{}</title>{}{}</svg>',
@@ -207,13 +219,7 @@ def line_chart(
                 marker,
             )
         parts.append(format_html("<g><title>{}: {}</title>{}</g>", point.label, point.text, marker))
-    style = (
-        "<style>.vc-grid{stroke:#e5e7eb}.vc-axis{font:11px system-ui,sans-serif;fill:#4b5563}"
-        ".vc-line{fill:none;stroke:#2563eb;stroke-width:2}.vc-dot{fill:#2563eb}"
-        ".vc-flag{fill:#dc2626}a:hover .vc-dot,a:focus .vc-dot{fill:#1e40af}"
-        ".vc-trend{stroke:#6b7280;stroke-width:1.5;stroke-dasharray:5 4}"
-        ".vc-band{fill:#dbeafe}</style>"
-    )
+    style = LINE_CHART_STYLE
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{}" height="{}" '
         'viewBox="0 0 {} {}" role="group" aria-label="{}"><title>{}</title>{}{}</svg>',

@@ -10,6 +10,7 @@ from django import forms
 from django.db.models import Q
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
+from config import limits
 from taxonomy.models import (
     REQUIRABLE_STATES,
     Category,
@@ -39,6 +40,7 @@ class LabelsField(forms.JSONField):
         kwargs.setdefault(
             "widget", forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"})
         )
+        kwargs.setdefault("max_length", limits.LABELS_JSON)
         super().__init__(**kwargs)
 
     def to_python(self, value):

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import password_validation
 
+from config import limits
 from tenancy.models import Membership, Team, User
 from tenancy.roles import Role
 
@@ -18,7 +19,9 @@ class RoleForm(forms.Form):
 
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=100)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=limits.LONG_TEXT
+    )
     members = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -44,12 +47,14 @@ class AcceptInvitationForm(forms.Form):
     password1 = forms.CharField(
         label="Password",
         strip=False,
+        max_length=limits.PASSWORD,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
         label="Password again",
         strip=False,
+        max_length=limits.PASSWORD,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 

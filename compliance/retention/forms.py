@@ -9,6 +9,7 @@ from compliance.models import RecordType
 from compliance.records import REGISTRY
 from compliance.retention.models import PurgeAction
 from compliance.retention.services import check_policy_duration, duration_days
+from config import limits
 from incidents.models import Incident
 from taxonomy.models import Service
 from tenancy.models import User
@@ -76,7 +77,9 @@ class LegalHoldForm(forms.Form):
     matter = forms.CharField(
         max_length=200, help_text="The case or investigation, e.g. “Smith v. Acme”."
     )
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=limits.LONG_TEXT
+    )
     custodian = forms.ModelChoiceField(
         queryset=User.objects.none(), help_text="The member answerable for the held records."
     )
@@ -85,6 +88,7 @@ class LegalHoldForm(forms.Form):
     )
     incident_keys = forms.CharField(
         label="Incidents",
+        max_length=limits.SHORT_TEXT,
         required=False,
         help_text="Incident keys, separated by commas or spaces (e.g. ACME-12, ACME-40).",
     )

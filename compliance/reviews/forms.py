@@ -60,7 +60,7 @@ class RevokeForm(forms.Form):
         max_length=2000,
         help_text="Required: it goes into the signed-off review.",
     )
-    expected_role = forms.CharField(required=False, widget=forms.HiddenInput)
+    expected_role = forms.CharField(required=False, widget=forms.HiddenInput, max_length=100)
 
     def __init__(self, *args, line: ReviewLine, current_role: str | None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils import timezone
 
+from config import limits
 from incidents.statuspage.models import (
     Component,
     ComponentState,
@@ -145,4 +146,6 @@ def template_choices(templates: list[MessageTemplate]):
 class SubscribeForm(forms.Form):
     email = forms.EmailField(label="E-mail address", max_length=254)
     # A honeypot: people do not see it; form-filling bots do.
-    website = forms.CharField(required=False, label="Leave this empty")
+    website = forms.CharField(
+        required=False, label="Leave this empty", max_length=limits.SHORT_TEXT
+    )

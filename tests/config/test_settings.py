@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def run(args, **env):
     dropped = {"DEBUG", "SECRET_KEY", "HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     full_env = {k: v for k, v in os.environ.items() if k not in dropped}
-    full_env.update(env)
+    # DEBUG defaults to off, which needs a SECRET_KEY: on here unless a test says otherwise.
+    full_env.update({"DEBUG": "1", **env})
     return subprocess.run(  # noqa: S603
         [sys.executable, *args],
         cwd=ROOT,
