@@ -346,3 +346,18 @@ CELERY_BEAT_SCHEDULE["sweep-ticketing"] = {
     "schedule": 10.0,
     "options": {"expires": 30},
 }
+
+# — Structured logs (docs/logging.md) ————————————————————————————————————————————————————
+# LOG_FORMAT=json: one JSON object per line on stdout (the default in production);
+# plain: the human line (the default with DEBUG on). Both scrub secrets and personal data.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "plain"):
+    fail(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+LOGGING["formatters"] = {
+    "json": {"()": "config.logging.JsonFormatter"},
+    "plain": {"()": "config.logging.PlainFormatter"},
+}
+LOGGING["handlers"]["console"].update(
+    formatter=LOG_FORMAT, stream="ext://sys.stdout", filters=["redact_hook_secrets"]
+)
+MIDDLEWARE.insert(0, "config.middleware.RequestIdMiddleware")
