@@ -3,6 +3,7 @@ template with keys dropped, retyped or swapped for garbage, raw bodies, form val
 
 import json
 import os
+import urllib.parse
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -165,3 +166,18 @@ content_types = st.sampled_from(
         "",
     ]
 )
+
+
+def form_body(data: dict) -> bytes:
+    """`data` url-encoded as a browser would send it — lone surrogates become the invalid
+    UTF-8 they would be on the wire (the test client refuses to encode them)."""
+    pairs = []
+    for key, value in data.items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append(
+                (key.encode("utf-8", "surrogatepass"), str(item).encode("utf-8", "surrogatepass"))
+            )
+    return urllib.parse.urlencode(pairs).encode("ascii")
+
+
+FORM = "application/x-www-form-urlencoded"
