@@ -4,8 +4,9 @@ import factory
 
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Role
+from tests import logcanary
 
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105
+PASSWORD = logcanary.PASSWORD  # a canary: never in a log (tests/logcanary.py)
 
 
 class OrgOwnedFactory(factory.django.DjangoModelFactory):
