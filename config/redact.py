@@ -26,12 +26,19 @@ PATTERNS = [
     (re.compile(r"\bvgl_[A-Za-z0-9_-]+"), "vgl_[token]"),
     # Fernet tokens (ticketing credentials, PagerDuty secrets as stored).
     (re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}"), "[encrypted]"),
-    # Authorization schemes with their credentials: "Bearer abc", "Basic dXNlcjpw…".
-    (re.compile(r"(?i)\b(bearer|basic|token|digest)(\s+)[A-Za-z0-9._~+/=:-]{4,}"), r"\1\2[secret]"),
+    # Credentials after their scheme: "Bearer abc", "Basic dXNlcjpwYXNz" (base64-looking).
+    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=:-]{4,}"), r"\1\2[secret]"),
+    (
+        re.compile(r"(?i)\b(basic)(\s+)(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}=*"),
+        r"\1\2[secret]",
+    ),
     # key=value, key: value, "key": "value" for every secret-looking key (query strings, form
     # bodies, headers, dict reprs, JSON).
     (
-        re.compile(rf"(?i)((?:{_KEYWORDS})[\w-]*[\"']?\s*[:=]\s*[\"']?)(?!\[)([^\s\"'&,;}})\]]+)"),
+        re.compile(
+            rf"(?i)(?<![a-z0-9])((?:{_KEYWORDS})[\w-]*[\"']?\s*[:=]\s*[\"']?)"
+            r"(?!\[)([^\s\"'&,;})\]]+)"
+        ),
         r"\1[secret]",
     ),
 ]
