@@ -173,7 +173,7 @@ def test_every_form_page_survives_arbitrary_input(route, world, acme, globex, cl
     before = snapshot(globex)
     statuses = set()
 
-    @fz.fuzz(8)
+    @fz.fuzz(6)
     @given(data=form_data(route), method=st.sampled_from(["post", "post", "get"]))
     def check(data, method):
         with example_transaction():
