@@ -2,12 +2,14 @@
 GET for the filter forms) as an admin of acme: never a 5xx, and nothing of globex changes.
 A meta-test fails when a form appears that this table neither fuzzes nor exempts."""
 
+import datetime as dt
 import re
 
 import pytest
 from django.apps import apps
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from django_scopes import scopes_disabled
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from compliance.frameworks import ensure_frameworks
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
+from tests import logcanary
 from tests.fuzz import strategies as fz
 from tests.fuzz.conftest import example_transaction
 from tests.fuzz.forms_table import all_form_classes, form_data, form_label, org_routes
@@ -39,6 +42,14 @@ EXEMPT = {
 # Pages fuzzed only as far as their 404 (the row they edit needs more set-up than is worth
 # here; their forms are fuzzed through a sibling page).
 UNREACHED = {
+    "incidents/<str:key>/handoffs/<int:pk>/": "a handoff (AcknowledgeForm is also read by "
+    ".../acknowledge/, HandoffForm by .../handoffs/new/)",
+    "incidents/<str:key>/handoffs/<int:pk>/acknowledge/": "a handoff",
+    "incidents/<str:key>/questions/<int:pk>/answer/": "an open question (AnswerForm has no "
+    "other page; its one field is a CharField like QuestionForm's, fuzzed on .../questions/)",
+    "compliance/incidents/<str:key>/obligations/<int:pk>/": "an obligation on the incident "
+    "(SubmissionForm is also read by compliance/incidents/<key>/)",
+    "compliance/reviews/<int:pk>/": "an access-review campaign (LineFilterForm)",
     "compliance/reviews/<int:pk>/lines/<int:line_pk>/revoke/": "a review campaign with lines; "
     "RevokeForm/ReassignForm are also read by .../reassign/",
     "compliance/reviews/<int:pk>/lines/<int:line_pk>/reassign/": "a review campaign with lines",
@@ -88,11 +99,20 @@ def world(acme, globex, acme_admin, make_member, globex_admin):
 def route_objects(acme, item) -> dict[str, str]:
     """The pk each page below edits, for pages whose view finds its row in a helper."""
     from compliance.reports.models import DistributionList
+    from compliance.retention.models import LegalHold
+    from incidents.statuspage import services as statuspage_services
     from incidents.statuspage.models import Component
+    from integrations.models import MaintenanceWindow
+    from integrations.pagerduty import services as pd_services
+    from integrations.ticketing import services as ticketing_services
+    from integrations.ticketing.models import TicketIntegration
     from reporting.models import ExposureFigure, ReportSchedule
     from taxonomy.models import EscalationPath
+    from tenancy.models import Membership
     from tests.factories import TeamFactory
-    from tests.incidents.factories import ServiceFactory, severity
+    from tests.incidents.factories import CustomFieldDefinitionFactory, ServiceFactory, severity
+
+    owner = item.postmortem.owner
 
     with scopes_disabled():
         service = ServiceFactory(organization=acme, name="Payments API")
@@ -120,7 +140,50 @@ def route_objects(acme, item) -> dict[str, str]:
                 organization=acme, service=service, week="2026-11-23", value=10, unit="orders"
             ),
             "postmortems/actions/<int:pk>/": item,
+            "postmortems/actions/<int:pk>/status/": item,
+            "integrations/maintenance/<int:pk>/": MaintenanceWindow.objects.create(
+                organization=acme,
+                name="Upgrade",
+                starts_at=timezone.now(),
+                ends_at=timezone.now() + dt.timedelta(hours=1),
+            ),
+            "settings/taxonomy/fields/<int:pk>/": CustomFieldDefinitionFactory(organization=acme),
+            "compliance/retention/holds/<int:pk>/release/": LegalHold.objects.create(
+                organization=acme, matter="Audit 2026", custodian=owner, created_by=owner
+            ),
         }
+    with org_scope(acme):
+        rows["status-page/messages/<int:pk>/edit/"] = statuspage_services.message_create(
+            organization=acme,
+            actor=owner,
+            affected={},
+            incident=None,
+            title="Card payments: investigating",
+            body="Some card payments fail.",
+        )
+    membership = Membership.objects.with_scopes_disabled().get(organization=acme, user=owner)
+    rows["integrations/pagerduty/<int:pk>/"] = pd_services.pagerduty_service_save(
+        organization=acme,
+        actor=membership,
+        name="Payments",
+        routing_key=logcanary.PAGERDUTY_ROUTING_KEY,
+        webhook_secret=logcanary.PAGERDUTY_WEBHOOK_SECRET,
+    )
+    rows["integrations/ticketing/<int:pk>/edit/"], _ = ticketing_services.integration_create(
+        organization=acme,
+        actor=membership,
+        name="Ops Jira",
+        kind=TicketIntegration.Kind.JIRA,
+        base_url="http://127.0.0.1:9",
+        auth_scheme=TicketIntegration.AuthScheme.BASIC,
+        username="bot@acme.test",
+        credential=logcanary.TICKETING_TOKEN,
+        project_key="OPS",
+        issue_type="Task",
+        resolve_transition="Done",
+        close_transition="",
+        mirror=TicketIntegration.Mirror.ALL,
+    )
     return {route: str(row.pk) for route, row in rows.items()}
 
 
@@ -189,7 +252,7 @@ def test_every_form_page_survives_arbitrary_input(route, world, acme, globex, cl
     check()
     # The page was reached (a 404 for every example would fuzz nothing).
     if route.id not in UNREACHED:
-        assert statuses - {404}, f"{url} answered only 404"
+        assert statuses - {404, 405}, f"{url} answered only 404/405: {statuses}"
 
 
 def test_every_form_is_fuzzed_or_exempt():
