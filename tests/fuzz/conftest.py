@@ -1,17 +1,37 @@
 """Fuzz fixtures: one rolled-back transaction per hypothesis example, fresh per-process
 caches, and the database invariants every example must leave intact."""
 
+import collections
 import contextlib
 import logging
+import os
 
 import pytest
 from django.db import connection, transaction
 
 from integrations import ingest
 
+# Examples run per test (node id), reported at the end of the run; FUZZ_REPORT=<file> writes
+# the per-test figures (docs/logging.md quotes them).
+EXAMPLES: collections.Counter = collections.Counter()
+_current = [""]
 
-class _Rollback(Exception):
-    pass
+
+@pytest.fixture(autouse=True)
+def _count_examples(request):
+    _current[0] = request.node.nodeid
+    yield
+    _current[0] = ""
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not EXAMPLES:
+        return
+    terminalreporter.write_line(f"fuzz: {sum(EXAMPLES.values())} examples in {len(EXAMPLES)} tests")
+    if path := os.environ.get("FUZZ_REPORT"):
+        with open(path, "w", encoding="utf-8") as report:
+            for nodeid, count in sorted(EXAMPLES.items()):
+                report.write(f"{count}\t{nodeid}\n")
 
 
 @contextlib.contextmanager
@@ -22,6 +42,7 @@ def example_transaction():
     for cache in (ingest.SOURCES, ingest.WINDOWS, ingest.RULES):
         cache.forget()
     ingest._WINDOW = ingest._Window()
+    EXAMPLES[_current[0]] += 1
     with transaction.atomic():
         yield
         transaction.set_rollback(True)
