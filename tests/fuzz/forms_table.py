@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tests.fuzz import strategies as fz
 
 FORM_NAME = re.compile(r"\b([A-Z]\w*Form)\b")
+FILTERSET = re.compile(r"\b([A-Z]\w*FilterSet)\(")
 PREFIX = re.compile(r"prefix=\"(\w+)\"")
 LOOKUP = re.compile(r"get_object_or_404\(\s*(\w+)")
 
@@ -29,6 +30,7 @@ class Route:
     forms: dict[str, type] = field(default_factory=dict)  # name → class
     prefixes: list[str] = field(default_factory=list)
     models: list[type] = field(default_factory=list)  # what its get_object_or_404 looks up
+    filters: list[str] = field(default_factory=list)  # django-filter fields it reads from GET
 
     @property
     def id(self) -> str:
@@ -97,16 +99,19 @@ def org_routes(known: dict[str, type]) -> list[Route]:
         form_class = getattr(getattr(pattern.callback, "view_class", None), "form_class", None)
         if _is_form(form_class):
             classes[form_class.__name__] = form_class
-        if not classes:
+        filters = []
+        for name in FILTERSET.findall(source):
+            filterset = namespace.get(name)
+            filters += list(getattr(filterset, "base_filters", {}))
+        if not classes and not filters:
             continue
         models = [
             namespace[m]
             for m in LOOKUP.findall(source)
             if isinstance(namespace.get(m), type) and hasattr(namespace[m], "_meta")
         ]
-        found.append(
-            Route(route, pattern.name, view, classes, sorted(set(PREFIX.findall(source))), models)
-        )
+        prefixes = sorted(set(PREFIX.findall(source)))
+        found.append(Route(route, pattern.name, view, classes, prefixes, models, filters))
     return found
 
 
@@ -200,6 +205,9 @@ def form_data(draw, route: Route) -> dict:
             value = draw(value_for(fld) if draw(st.integers(0, 4)) else fz.text)
             for prefix in ["", *route.prefixes]:
                 data[f"{prefix}-{name}" if prefix else name] = value
+    for name in route.filters:
+        if draw(st.booleans()):
+            data[name] = draw(st.one_of(ids, days, odd_times, fz.text))
     for key, value in draw(st.dictionaries(fz.text, fz.text, max_size=2)).items():
         data.setdefault(key, value)
     return data
