@@ -181,3 +181,9 @@ def form_body(data: dict) -> bytes:
 
 
 FORM = "application/x-www-form-urlencoded"
+
+
+def header(value: str) -> str:
+    """A header value as a WSGI server hands it to Django: the bytes on the wire decoded as
+    ISO-8859-1 (PEP 3333) — never a lone surrogate, which only the test client could pass."""
+    return value.encode("utf-8", "surrogatepass").decode("latin-1")

@@ -225,7 +225,7 @@ def test_ticketing_webhook_with_a_wrong_secret_changes_nothing(ticketing, acme):
             if in_query:
                 url += "?secret=" + quote(wrong)
             else:
-                headers["HTTP_AUTHORIZATION"] = f"Bearer {wrong}"
+                headers["HTTP_AUTHORIZATION"] = fz.header(f"Bearer {wrong}")
             response = Client().post(url, data=body, content_type="application/json", **headers)
             assert 400 <= response.status_code < 500, response.content[:300]
             with scopes_disabled():

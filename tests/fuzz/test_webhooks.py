@@ -56,7 +56,7 @@ def counts(org) -> tuple[int, ...]:
 
 
 def post(source, body: bytes, *, content_type="application/json", secret=SECRET, path=""):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"} if secret is not None else {}
+    headers = {"HTTP_AUTHORIZATION": fz.header(f"Bearer {secret}")} if secret is not None else {}
     return Client().post(
         f"/hooks/{source.public_id}/{path}", data=body, content_type=content_type, **headers
     )
