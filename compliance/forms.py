@@ -168,6 +168,8 @@ class ObligationForm(limits.TextLimitsMixin, forms.ModelForm):
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        except RecursionError:
+            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, list) and all(isinstance(r, str) for r in v)
             for k, v in value.items()

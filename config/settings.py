@@ -487,3 +487,18 @@ if HTTPS:
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# — Structured logs (docs/logging.md) ————————————————————————————————————————————————————
+# LOG_FORMAT=json: one JSON object per line on stdout (the default in production);
+# plain: the human line (the default with DEBUG on). Both scrub secrets and personal data.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "plain"):
+    fail(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+LOGGING["formatters"] = {
+    "json": {"()": "config.logging.JsonFormatter"},
+    "plain": {"()": "config.logging.PlainFormatter"},
+}
+LOGGING["handlers"]["console"].update(
+    formatter=LOG_FORMAT, stream="ext://sys.stdout", filters=["redact_hook_secrets"]
+)
+MIDDLEWARE.insert(0, "config.middleware.RequestIdMiddleware")

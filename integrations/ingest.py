@@ -299,6 +299,8 @@ def parse_json(body: bytes):
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PayloadError(f"body: not valid JSON ({error})") from None
+    except RecursionError:  # nested deeper than the parser goes: not a payload we take
+        raise PayloadError("body: nested too deeply") from None
 
 
 def level_for(word: str) -> int | None:

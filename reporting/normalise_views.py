@@ -319,7 +319,7 @@ def exposure_feed(request, org_slug):
         body = _read_body(request)
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise exposure.FeedError(400, "invalid_json", "The body is not valid JSON.") from None
         with org_scope(organization):
             items = exposure.parse_feed(organization, payload)

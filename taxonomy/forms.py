@@ -33,6 +33,17 @@ TIER_CHOICES = [
 ]
 
 
+def _storable(text: str) -> bool:
+    """Whether `text` can be stored in PostgreSQL and written as UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class LabelsField(forms.JSONField):
     """Source labels as a JSON object of strings, e.g. {"env": "prod"}; blank means none."""
 
@@ -58,12 +69,24 @@ class LabelsField(forms.JSONField):
                     code="invalid",
                     params={"problem": error.msg, "line": error.lineno, "column": error.colno},
                 ) from None
+            except RecursionError:
+                raise forms.ValidationError(
+                    "This JSON is nested too deeply; labels are one flat object.", code="invalid"
+                ) from None
         if not isinstance(value, dict):
             raise forms.ValidationError(
                 'Labels are a JSON object of name: value pairs, e.g. {"env": "prod"}.',
                 code="invalid",
             )
         for name, label in value.items():
+            if not _storable(name) or (isinstance(label, str) and not _storable(label)):
+                # "\u0000" and lone surrogates ("\ud800") are valid JSON escapes, but neither
+                # PostgreSQL nor the page that shows the form again can hold them.
+                raise forms.ValidationError(
+                    "Labels cannot contain NUL characters or unpaired surrogates (\\u0000, "
+                    "\\ud800–\\udfff).",
+                    code="invalid",
+                )
             if not isinstance(label, str):
                 raise forms.ValidationError(
                     "Label values must be strings: “%(name)s” is %(value)s. "
@@ -73,9 +96,18 @@ class LabelsField(forms.JSONField):
                 )
         return value
 
+    def bound_data(self, data, initial):
+        """What was typed, as typed: Django's JSONField would decode it and write it back,
+        and a decoded "\\ud800" cannot be written into the page."""
+        if self.disabled:
+            return initial
+        return data
+
     def prepare_value(self, value):
         if value == {} or value is None:
             return ""
+        if isinstance(value, str):
+            return value
         if isinstance(value, dict):
             return json.dumps(value, ensure_ascii=False)
         return super().prepare_value(value)

@@ -13,6 +13,7 @@ from config.db.base import ALL, NOTHING, unscoped
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
 from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
+from tests.logcanary import pytest_sessionfinish, pytest_sessionstart  # noqa: F401 — the log canary
 
 # Playwright drives the browser from an event loop; the ORM calls in browser tests are
 # synchronous on purpose (stack notes).

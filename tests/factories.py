@@ -5,8 +5,9 @@ from django_scopes import scopes_disabled
 
 from tenancy.models import Membership, Organization, Team, User
 from tenancy.roles import Role
+from tests import logcanary
 
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105
+PASSWORD = logcanary.PASSWORD  # a canary: never in a log (tests/logcanary.py)
 
 
 class CrossTenantFactory(factory.django.DjangoModelFactory):

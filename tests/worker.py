@@ -12,6 +12,8 @@ from pathlib import Path
 import redis
 from django.db import connection
 
+from tests import logcanary
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_BROKER = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 
@@ -42,6 +44,7 @@ class Worker:
         return env
 
     def start(self, timeout: float = 30) -> "Worker":
+        logcanary.keep(self.log_path)  # a restart overwrites it: searched at session end
         log = open(self.log_path, "w")  # noqa: SIM115 — kept open for the process's life
         self.process = subprocess.Popen(  # noqa: S603
             [
@@ -92,6 +95,7 @@ class Worker:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+        logcanary.keep(self.log_path)
         self.log_path.unlink(missing_ok=True)
 
 

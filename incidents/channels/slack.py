@@ -102,7 +102,7 @@ class SlackClient:
             raise SlackError("unreachable", str(reason)[:200]) from None
         try:
             answer = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise SlackError("bad_response", "the answer was not JSON") from None
         if not isinstance(answer, dict):
             raise SlackError("bad_response", "the answer was not a JSON object")

@@ -79,6 +79,8 @@ def _parse(body: bytes) -> tuple[str, dict, str, str]:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WebhookError(400, f"Body is not JSON: {error}") from None
+    except RecursionError:
+        raise WebhookError(400, "Body is nested too deeply.") from None
     event = document.get("event") if isinstance(document, dict) else None
     if not isinstance(event, dict):
         raise WebhookError(400, 'Expected a JSON object with an "event" object.')

@@ -52,6 +52,8 @@ def ticket_hook(request, public_id: str):
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise HookError(400, f"Malformed JSON: {error}") from None
+        except RecursionError:
+            raise HookError(400, "Malformed JSON: nested too deeply.") from None
         with org_scope(integration.organization_id):
             status, answer = inbound.receive(integration, payload)
     except HookError as error:

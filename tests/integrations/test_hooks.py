@@ -25,9 +25,10 @@ from integrations.models import (
     RawPayload,
 )
 from taxonomy.models import OrgSettings, Service, SeverityLevel
+from tests import logcanary
 
 pytestmark = pytest.mark.django_db
-SECRET = "s3cret-" + "x" * 30
+SECRET = logcanary.HOOK_SECRET
 
 
 @pytest.fixture(autouse=True)

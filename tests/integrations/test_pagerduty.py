@@ -22,13 +22,14 @@ from integrations.pagerduty.webhooks import signature_matches
 from taxonomy.models import EscalationPath, EscalationStep
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
+from tests import logcanary
 from tests.incidents.factories import declare, document, fresh, severity
 from tests.integrations.pagerduty_standin import EventsApi
 
 pytestmark = pytest.mark.django_db
 
-ROUTING_KEY = "e93facc04764012d7bfb002500d5d1a6"
-WEBHOOK_SECRET = "pd-whsec-ChxnZ1fz0VbZpI4c2yq"
+ROUTING_KEY = logcanary.PAGERDUTY_ROUTING_KEY
+WEBHOOK_SECRET = logcanary.PAGERDUTY_WEBHOOK_SECRET
 
 
 @pytest.fixture

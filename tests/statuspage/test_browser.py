@@ -24,6 +24,7 @@ from tests.e2e.conftest import (  # noqa: F401 — fixtures shared with the brow
     fill_login_form,
     sign_in,
 )
+from tests.factories import PASSWORD
 from tests.incidents.factories import declare
 
 pytestmark = pytest.mark.browser
@@ -87,7 +88,7 @@ def test_draft_approve_publish_and_read_it_on_the_public_page(
     manager = context.new_page()
     manager.goto("/accounts/login/")
     manager.get_by_label("E-mail address").fill("manager@acme.test")
-    manager.get_by_label("Password").fill("correct-horse-battery-staple")
+    manager.get_by_label("Password").fill(PASSWORD)
     manager.get_by_role("button", name="Sign in").click()
     expect(manager).to_have_url(re.compile(r"/o/acme/$"))
     manager.goto(page.url)

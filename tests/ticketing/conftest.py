@@ -6,10 +6,11 @@ from django_scopes import scopes_disabled
 from integrations.ticketing import services, sync
 from integrations.ticketing.models import TicketCall, TicketIntegration
 from tenancy.scoping import org_scope
+from tests import logcanary
 from tests.ticketing.standins import FakeJira, FakeServiceNow, basic
 
-JIRA_USER, JIRA_TOKEN = "bot@acme.test", "jira-api-token-123"
-SNOW_USER, SNOW_PASSWORD = "vigil.integration", "snow-password-456"
+JIRA_USER, JIRA_TOKEN = "bot@acme.test", logcanary.TICKETING_TOKEN
+SNOW_USER, SNOW_PASSWORD = "vigil.integration", logcanary.TICKETING_PASSWORD
 
 
 @pytest.fixture
