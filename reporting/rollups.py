@@ -393,7 +393,8 @@ def refresh(organization: Organization, *, limit: int = 400) -> int:
         if not cursor.fetchone()[0]:
             return 0
         try:
-            days = stale_days(organization, limit)
+            with org_scope(organization):  # stale_days reads the organisation's rows
+                days = stale_days(organization, limit)
             for start in range(0, len(days), CHUNK_DAYS):
                 build_days(organization, sorted(days[start : start + CHUNK_DAYS]))
             return len(days)

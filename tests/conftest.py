@@ -2,6 +2,7 @@
 
 import functools
 import os
+import re
 
 import pytest
 from django.core import management
@@ -75,6 +76,46 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         connection.close()
     connection.settings_dict["OPTIONS"] = options  # the owner drops the test database
+
+
+_UNSCOPED_TENANT_SQL: list[str] = []
+
+
+def _tenant_table_pattern():
+    from django.apps import apps
+
+    tables = sorted(
+        model._meta.db_table
+        for model in apps.get_models()
+        if any(f.name == "organization" for f in model._meta.get_fields())
+    )
+    return re.compile(r'\b"?(' + "|".join(map(re.escape, tables)) + r')"?\b')
+
+
+@pytest.fixture(autouse=True)
+def _no_tenant_statement_without_a_scope(request):
+    """Vigil's own code (a request, a command, a task) must not touch a tenant table with no
+    scope at all: row-level security shows it nothing, so the statement silently does nothing.
+    Every such statement during a test fails that test (tests that probe the policies on
+    purpose are marked `unscoped_sql`)."""
+    from config.db import base
+
+    if request.node.get_closest_marker("unscoped_sql"):
+        yield
+        return
+    pattern = _tenant_table_pattern()
+
+    def record(sql):
+        if isinstance(sql, str) and pattern.search(sql):
+            _UNSCOPED_TENANT_SQL.append(sql[:300])
+
+    base.on_unscoped = record
+    try:
+        yield
+    finally:
+        base.on_unscoped = None
+    found, _UNSCOPED_TENANT_SQL[:] = list(_UNSCOPED_TENANT_SQL), []
+    assert not found, "tenant tables read or written with no scope:\n" + "\n".join(found[:5])
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,7 @@ def test_a_change_outside_a_request_records_its_origin_and_organisation(acme, ma
     assert entry.organization_id == acme.pk
 
 
+@pytest.mark.unscoped_sql
 def test_an_update_to_an_audit_row_fails_at_the_database(acme):
     TeamFactory(organization=acme)
     entry = latest_entry()

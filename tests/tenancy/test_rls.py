@@ -13,6 +13,8 @@ from tenancy.rls import POLICY, tenant_tables
 from tenancy.scoping import org_scope
 from tests.incidents.factories import declare
 
+pytestmark = pytest.mark.unscoped_sql
+
 
 def count(table: str) -> int:
     with connection.cursor() as cursor:  # outside a scope: what Vigil's code would see

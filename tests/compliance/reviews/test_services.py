@@ -1,6 +1,7 @@
 """Access-review campaigns: the snapshot, the reviewers, certify and revoke (effective at once,
 audited, never twice), the sign-off, the schedule, and two starts at once making one."""
 
+import contextvars
 import threading
 from datetime import date, timedelta
 
@@ -524,11 +525,12 @@ def test_a_longer_period_waits_longer(world, acme, admin, cora):
 def _at_once(function, count=2):
     barrier = threading.Barrier(count)
     results, errors = [], []
+    context = contextvars.copy_context()
 
     def run():
         try:
             barrier.wait(timeout=30)
-            results.append(function())
+            results.append(context.copy().run(function))  # the test's own context
         except Exception as error:  # collected for the assertion
             errors.append(error)
         finally:
