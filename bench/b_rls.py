@@ -50,7 +50,9 @@ def child(mode: str, requests: int) -> None:
 
     settings.ALLOWED_HOSTS = ["testserver"]
     client = Client()
-    assert client.login(username="manager@acme.test", password="vigil-demo-2026")  # noqa: S106
+    from tenancy.models import User
+
+    client.force_login(User.objects.get(email="manager@acme.test"))
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user")
         user = cursor.fetchone()[0]
