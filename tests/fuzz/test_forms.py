@@ -36,6 +36,10 @@ EXEMPT = {
     "KnowledgeBaseForm.from_request; fuzzed by test_knowledge_base_search_never_fails below",
     "compliance.retention.forms.DurationMixin": "a mixin of the retention forms, not a form",
     "taxonomy.forms.OrgModelForm": "the base class of the taxonomy forms, never used directly",
+    "accounts.forms.CodeForm": "the sign-in code step (/accounts/login/code/), fuzzed by "
+    "test_the_two_factor_code_forms_never_fail below",
+    "accounts.forms.ConfirmAuthenticatorForm": "two-factor enrolment (/accounts/security/), "
+    "fuzzed by test_the_two_factor_code_forms_never_fail below",
 }
 
 
@@ -311,6 +315,38 @@ def test_knowledge_base_search_never_fails(world, client):
     def check(data):
         with example_transaction():
             response = client.get("/o/acme/postmortems/?" + fz.form_body(data).decode())
+            assert response.status_code < 500, response.content[:500]
+
+    check()
+
+
+def test_the_two_factor_code_forms_never_fail(acme, make_member):
+    """CodeForm (the sign-in code step) and ConfirmAuthenticatorForm (enrolment) are read
+    outside /o/<org>/: arbitrary codes, as typed, never give a 5xx."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts import services as account_services
+    from tests.factories import PASSWORD
+
+    enrolled = make_member(acme, Role.RESPONDER, email="otp@acme.test").user
+    TOTPDevice.objects.create(user=enrolled, name="app", confirmed=True)
+    account_services.recovery_codes_create(user=enrolled)
+    newcomer = make_member(acme, Role.RESPONDER, email="new-otp@acme.test").user
+
+    @fz.fuzz(15)
+    @given(code=fz.text)
+    def check(code):
+        with example_transaction():
+            client = Client()
+            client.post("/accounts/login/", {"username": enrolled.email, "password": PASSWORD})
+            response = client.post("/accounts/login/code/", fz.form_body({"code": code}),
+                                   content_type=fz.FORM)  # fmt: skip
+            assert response.status_code < 500, response.content[:500]
+            client = Client()
+            client.force_login(newcomer)
+            client.get("/accounts/security/two-factor/")
+            response = client.post("/accounts/security/two-factor/",
+                                   fz.form_body({"code": code}), content_type=fz.FORM)  # fmt: skip
             assert response.status_code < 500, response.content[:500]
 
     check()

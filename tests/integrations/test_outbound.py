@@ -19,7 +19,7 @@ from integrations import ingest, outbound
 from integrations.models import AlertGroup, OutboundCall
 from tenancy.roles import Role
 from tenancy.scoping import org_scope
-from tests.integrations.test_hooks import am_alert, am_body, make_source, post
+from tests.integrations.test_hooks import SECRET, am_alert, am_body, make_source, post
 
 pytestmark = pytest.mark.django_db
 
@@ -221,7 +221,7 @@ def test_a_silent_heartbeat_opens_an_incident_and_a_ping_resolves_its_group(acme
     from django.test import Client
 
     ping = Client().post(
-        f"/hooks/{source.public_id}/heartbeat", HTTP_AUTHORIZATION="Bearer " + "s3cret-" + "x" * 30
+        f"/hooks/{source.public_id}/heartbeat", HTTP_AUTHORIZATION="Bearer " + SECRET
     )
     assert ping.status_code == 202
     with scopes_disabled():
