@@ -119,7 +119,10 @@ def all_form_classes() -> dict[str, type]:
     """Every Form/ModelForm class defined in Vigil's apps."""
     found = {}
     for app in apps.get_app_configs():
-        if not app.path.startswith(str(settings.BASE_DIR)):
+        # Vigil's own apps only: a virtualenv inside the checkout (a fresh clone's .venv) holds
+        # third-party apps under BASE_DIR too, and importing all their modules registers
+        # models of apps that are not installed (django_otp's e-mail device).
+        if not app.path.startswith(str(settings.BASE_DIR)) or "site-packages" in app.path:
             continue
         for module_info in pkgutil.walk_packages([app.path], prefix=app.name + "."):
             if "migrations" in module_info.name or "tests" in module_info.name:
