@@ -28,8 +28,8 @@ def vigil_forms():
     found = set()
     for app in apps.get_app_configs():
         app_path = Path(app.path)
-        if ROOT not in app_path.parents:
-            continue
+        if ROOT not in app_path.parents or "site-packages" in app_path.parts:
+            continue  # not Vigil's (a fresh clone keeps its .venv inside the checkout)
         for file in app_path.rglob("*.py"):
             if "migrations" in file.parts or file.name.startswith("test"):
                 continue
