@@ -11,31 +11,12 @@ from django_otp.oath import TOTP
 from playwright.sync_api import Page, expect
 
 from tenancy.roles import Role
+from tests.e2e.conftest import browser_type_launch_args  # noqa: F401 — shared
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path("/tmp/shots-auth")  # noqa: S108 — where the brief asks for them
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "headless": True,
-        "args": CHROMIUM_ARGS,
-    }
 
 
 def shot(page: Page, name: str) -> None:

@@ -13,37 +13,13 @@ from playwright.sync_api import expect
 from incidents.channels.models import WarRoomMessage
 from tenancy.roles import Role
 from tests.channels.conftest import TOKEN, configure
+from tests.e2e.conftest import browser_type_launch_args  # noqa: F401 — shared
 from tests.factories import PASSWORD
 from tests.incidents.factories import declare, severity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path("/tmp/shots")  # noqa: S108 — where the brief asks for them
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "headless": True,
-        "args": CHROMIUM_ARGS,
-    }
-
-
-@pytest.fixture(scope="session")
-def base_url(live_server):
-    return live_server.url
 
 
 def sign_in(page, email):
